@@ -1,0 +1,359 @@
+//! Answers: typed values for a blueprint's questions, from whatever source
+//! (flag, `--set`, config file, prompt), all checked by the same validator.
+
+use std::{collections::BTreeMap, fmt};
+
+use crate::{
+    blueprint::{Blueprint, Kind, Question},
+    error::{closest, Error, Result},
+    names,
+    prompt::Prompter,
+};
+
+/// A typed answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Str(String),
+    Bool(bool),
+    Int(i64),
+    List(Vec<String>),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Str(s) => f.write_str(s),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::List(items) => f.write_str(&items.join(",")),
+        }
+    }
+}
+
+impl Value {
+    pub fn to_toml(&self) -> toml::Value {
+        match self {
+            Value::Str(s) => toml::Value::String(s.clone()),
+            Value::Bool(b) => toml::Value::Boolean(*b),
+            Value::Int(i) => toml::Value::Integer(*i),
+            Value::List(items) => toml::Value::Array(items.iter().cloned().map(toml::Value::String).collect()),
+        }
+    }
+
+    pub fn to_jinja(&self) -> minijinja::Value {
+        match self {
+            Value::Str(s) => minijinja::Value::from(s.as_str()),
+            Value::Bool(b) => minijinja::Value::from(*b),
+            Value::Int(i) => minijinja::Value::from(*i),
+            Value::List(items) => minijinja::Value::from(items.clone()),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Str(s) => s.clone().into(),
+            Value::Bool(b) => (*b).into(),
+            Value::Int(i) => (*i).into(),
+            Value::List(items) => items.clone().into(),
+        }
+    }
+}
+
+fn toml_type(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a float",
+        toml::Value::Boolean(_) => "a boolean",
+        toml::Value::Datetime(_) => "a date",
+        toml::Value::Array(_) => "an array",
+        toml::Value::Table(_) => "a table",
+    }
+}
+
+impl Question {
+    /// What a value of this question looks like, for messages.
+    pub fn expects(&self) -> String {
+        match self.kind {
+            Kind::String => "a string".into(),
+            Kind::Bool => "true or false".into(),
+            Kind::Int => match (self.min, self.max) {
+                (Some(lo), Some(hi)) => format!("an integer from {lo} to {hi}"),
+                _ => "an integer".into(),
+            },
+            Kind::Choice => format!("one of: {}", self.choices.join(", ")),
+            Kind::Multi => format!("a list of: {}", self.choices.join(", ")),
+        }
+    }
+
+    /// A typed value from a config file.
+    pub fn from_toml(&self, v: &toml::Value) -> Result<Value, String> {
+        let wrong = || format!("`{}` must be {}, found {}", self.key, self.expects(), toml_type(v));
+        match (self.kind, v) {
+            (Kind::String | Kind::Choice, toml::Value::String(s)) => Ok(Value::Str(s.clone())),
+            (Kind::Bool, toml::Value::Boolean(b)) => Ok(Value::Bool(*b)),
+            (Kind::Int, toml::Value::Integer(i)) => Ok(Value::Int(*i)),
+            (Kind::Multi, toml::Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string).ok_or_else(wrong))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::List),
+            _ => Err(wrong()),
+        }
+    }
+
+    /// A typed value from text (a flag, `--set`, or a prompt).
+    pub fn parse_str(&self, raw: &str) -> Result<Value, String> {
+        match self.kind {
+            Kind::String | Kind::Choice => Ok(Value::Str(raw.to_string())),
+            Kind::Bool => match raw.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "y" | "1" | "on" => Ok(Value::Bool(true)),
+                "false" | "no" | "n" | "0" | "off" => Ok(Value::Bool(false)),
+                _ => Err(format!("`{}` must be true or false, found `{raw}`", self.key)),
+            },
+            Kind::Int => raw
+                .trim()
+                .parse()
+                .map(Value::Int)
+                .map_err(|_| format!("`{}` must be {}, found `{raw}`", self.key, self.expects())),
+            Kind::Multi => Ok(Value::List(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            )),
+        }
+    }
+
+    /// Checks a typed value against choices, range, regex and name rules.
+    pub fn check(&self, value: &Value) -> Result<(), String> {
+        let key = &self.key;
+        let bad_choice = |v: &str| {
+            let hint = closest(v, self.choices.iter().map(String::as_str))
+                .map(|c| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
+            format!("`{key}` must be one of: {}; found `{v}`{hint}", self.choices.join(", "))
+        };
+        match value {
+            Value::Str(s) if self.kind == Kind::Choice => {
+                if !self.choices.contains(s) {
+                    return Err(bad_choice(s));
+                }
+            }
+            Value::Str(s) => {
+                if let Some(re) = &self.validate {
+                    if !re.is_match(s) {
+                        return Err(format!("`{key}` = `{s}` does not match the pattern {}", re.as_str()));
+                    }
+                }
+                if key == "project_name" {
+                    names::check_project_name(s)?;
+                }
+            }
+            Value::List(items) => {
+                if let Some(bad) = items.iter().find(|i| !self.choices.contains(i)) {
+                    return Err(bad_choice(bad));
+                }
+            }
+            Value::Int(i) => {
+                if self.min.is_some_and(|lo| *i < lo) || self.max.is_some_and(|hi| *i > hi) {
+                    return Err(format!("`{key}` must be {}, found {i}", self.expects()));
+                }
+            }
+            Value::Bool(_) => {}
+        }
+        Ok(())
+    }
+
+    /// The flag that answers this question without a prompt.
+    pub fn flag(&self) -> String {
+        match self.key.as_str() {
+            "project_name" => "--name NAME".into(),
+            "gateway" | "transport" => format!("--{} {}", self.key, self.choices.join("|")),
+            key => format!("--set {key}=<{}>", self.kind.name()),
+        }
+    }
+}
+
+/// Where a raw answer came from, to say so in errors.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    Flag(String),
+    File { path: std::path::PathBuf, line: usize },
+}
+
+#[derive(Debug, Clone)]
+pub enum Raw {
+    Text(String),
+    Toml(toml::Value),
+}
+
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub key: String,
+    pub raw: Raw,
+    pub origin: Origin,
+}
+
+/// Answers in question order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answers(pub Vec<(String, Value)>);
+
+impl Answers {
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn str(&self, key: &str) -> Option<&str> {
+        match self.get(key) {
+            Some(Value::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn to_jinja_map(&self) -> BTreeMap<String, minijinja::Value> {
+        self.0.iter().map(|(k, v)| (k.clone(), v.to_jinja())).collect()
+    }
+}
+
+/// How to fill the questions no input answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill {
+    /// Take the defaults; a question without one is an error.
+    Defaults,
+    /// Ask through the prompter.
+    Prompt,
+    /// Nothing may be asked: every unanswered question is an error.
+    Fail,
+}
+
+/// Is a `when` condition true for the answers so far?
+pub fn condition(expr: &str, answers: &Answers) -> Result<bool, String> {
+    let env = minijinja::Environment::new();
+    let compiled = env.compile_expression(expr).map_err(|e| e.to_string())?;
+    compiled
+        .eval(answers.to_jinja_map())
+        .map(|v| v.is_true())
+        .map_err(|e| format!("`{expr}`: {e}"))
+}
+
+/// Turns inputs into validated answers, asking (or failing) for the rest.
+///
+/// `suggested` gives defaults that come from the context rather than the
+/// blueprint (the project name from the target folder's name).
+pub fn resolve(
+    blueprint: &Blueprint,
+    inputs: &[Input],
+    suggested: &BTreeMap<String, Value>,
+    fill: Fill,
+    prompter: &mut dyn Prompter,
+) -> Result<Answers> {
+    for input in inputs {
+        if blueprint.question(&input.key).is_none() {
+            let keys = blueprint.questions.iter().map(|q| q.key.as_str());
+            let hint = match closest(&input.key, keys) {
+                Some(c) => format!(
+                    "did you mean `{c}`? `braid show {}` lists the questions",
+                    blueprint.name
+                ),
+                None => format!("`braid show {}` lists the questions", blueprint.name),
+            };
+            return Err(located(
+                &input.origin,
+                format!("unknown question `{}`", input.key),
+                hint,
+            ));
+        }
+    }
+
+    let mut answers = Answers::default();
+    let mut missing = Vec::new();
+    for q in &blueprint.questions {
+        if let Some(when) = &q.when {
+            let asked = condition(when, &answers)
+                .map_err(|e| Error::blueprint(&blueprint.name, format!("question `{}`: `when` {e}", q.key)))?;
+            if !asked {
+                continue;
+            }
+        }
+        // The last input wins, so flags given after a config file override it.
+        if let Some(input) = inputs.iter().rev().find(|i| i.key == q.key) {
+            let value = match &input.raw {
+                Raw::Text(t) => q.parse_str(t),
+                Raw::Toml(v) => q.from_toml(v),
+            }
+            .and_then(|v| q.check(&v).map(|()| v))
+            .map_err(|msg| located(&input.origin, msg, format!("give {}", q.expects())))?;
+            answers.0.push((q.key.clone(), value));
+            continue;
+        }
+        let default = suggested
+            .get(&q.key)
+            .or(q.default.as_ref())
+            .filter(|d| q.check(d).is_ok());
+        match (fill, default) {
+            (Fill::Defaults, Some(d)) => answers.0.push((q.key.clone(), d.clone())),
+            (Fill::Prompt, _) => {
+                let value = prompter.ask(q, default)?;
+                answers.0.push((q.key.clone(), value));
+            }
+            _ => missing.push(q),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(answers);
+    }
+    let list = missing
+        .iter()
+        .map(|q| format!("  {:<16} {}", q.key, q.flag()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let why = match fill {
+        Fill::Defaults => "these questions have no default, so --yes cannot answer them",
+        _ => "stdin is not a terminal, so braid cannot ask these questions",
+    };
+    let hint = if fill == Fill::Defaults {
+        "pass them as flags"
+    } else {
+        "pass them as flags, or --yes to take the defaults where there is one"
+    };
+    Err(Error::Missing(format!("{why}:\n{list}\n  hint: {hint}")))
+}
+
+fn located(origin: &Origin, message: String, hint: String) -> Error {
+    match origin {
+        Origin::Flag(flag) => Error::input(format!("{flag}: {message}"), hint),
+        Origin::File { path, line } => Error::Config {
+            file: path.clone(),
+            line: *line,
+            message,
+            hint,
+        },
+    }
+}
+
+impl Answers {
+    /// Answers as stored in the state file, typed by the blueprint's questions.
+    /// None when they no longer fit the blueprint.
+    pub fn from_json(blueprint: &Blueprint, map: &BTreeMap<String, serde_json::Value>) -> Option<Answers> {
+        let mut out = Answers::default();
+        for q in &blueprint.questions {
+            let Some(v) = map.get(&q.key) else { continue };
+            let value = match (q.kind, v) {
+                (Kind::String | Kind::Choice, serde_json::Value::String(s)) => Value::Str(s.clone()),
+                (Kind::Bool, serde_json::Value::Bool(b)) => Value::Bool(*b),
+                (Kind::Int, serde_json::Value::Number(n)) => Value::Int(n.as_i64()?),
+                (Kind::Multi, serde_json::Value::Array(items)) => Value::List(
+                    items
+                        .iter()
+                        .map(|i| i.as_str().map(str::to_string))
+                        .collect::<Option<_>>()?,
+                ),
+                _ => return None,
+            };
+            out.0.push((q.key.clone(), value));
+        }
+        Some(out)
+    }
+}

@@ -1,0 +1,461 @@
+//! Blueprints: where they come from (embedded or a user's folder), what
+//! `blueprint.toml` declares, and the checks that make a broken blueprint
+//! fail when it is loaded rather than halfway through a render.
+//!
+//! A library root holds `NAME/blueprint.toml` folders and shared
+//! `components/NAME/` folders. User roots (`--blueprints`, `BRAID_BLUEPRINTS`)
+//! come first, so a user's blueprint or component of the same name wins over
+//! the embedded one.
+
+use std::{
+    borrow::Cow,
+    collections::{BTreeMap, BTreeSet},
+    fs,
+    path::{Path, PathBuf},
+};
+
+use serde::Deserialize;
+
+use crate::{
+    answers::Value,
+    error::{closest, line_of, Error, Result},
+    state::Ownership,
+};
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
+/// One file of a source tree.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub bytes: Cow<'static, [u8]>,
+    pub executable: bool,
+}
+
+/// A tree of files: the embedded blueprints, or a folder on disk.
+#[derive(Debug)]
+pub struct Root {
+    /// "embedded", or the folder's path.
+    pub label: String,
+    files: BTreeMap<String, SourceFile>,
+}
+
+impl Root {
+    pub fn embedded() -> Self {
+        let files = embedded::FILES
+            .iter()
+            .map(|(path, bytes, executable)| {
+                let file = SourceFile {
+                    bytes: Cow::Borrowed(*bytes),
+                    executable: *executable,
+                };
+                (path.to_string(), file)
+            })
+            .collect();
+        Root {
+            label: "embedded".into(),
+            files,
+        }
+    }
+
+    pub fn from_dir(dir: &Path) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::input(
+                format!("blueprint folder {} does not exist", dir.display()),
+                "pass an existing folder to --blueprints (or BRAID_BLUEPRINTS)",
+            ));
+        }
+        let mut files = BTreeMap::new();
+        walk(dir, dir, &mut files).map_err(|e| {
+            Error::input(
+                format!("cannot read blueprint folder {}: {e}", dir.display()),
+                "check the folder's permissions",
+            )
+        })?;
+        Ok(Root {
+            label: dir.display().to_string(),
+            files,
+        })
+    }
+
+    /// Files under `prefix/`, keyed by their path relative to it.
+    fn subtree(&self, prefix: &str) -> BTreeMap<String, SourceFile> {
+        let prefix = format!("{prefix}/");
+        self.files
+            .iter()
+            .filter_map(|(p, f)| p.strip_prefix(&prefix).map(|rel| (rel.to_string(), f.clone())))
+            .collect()
+    }
+
+    fn blueprint_names(&self) -> Vec<String> {
+        self.files
+            .keys()
+            .filter_map(|p| p.strip_suffix("/blueprint.toml"))
+            .filter(|name| !name.contains('/'))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, SourceFile>) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let meta = fs::metadata(&path)?;
+        if meta.is_dir() {
+            walk(base, &path, out)?;
+        } else if meta.is_file() {
+            let rel = path.strip_prefix(base).expect("inside base");
+            let rel = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            let file = SourceFile {
+                bytes: Cow::Owned(fs::read(&path)?),
+                executable: is_executable(&meta),
+            };
+            out.insert(rel, file);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_meta: &fs::Metadata) -> bool {
+    false
+}
+
+/// Every place blueprints come from, user folders first.
+pub struct Library {
+    roots: Vec<Root>,
+}
+
+impl Library {
+    pub fn new(user_dirs: &[PathBuf]) -> Result<Self> {
+        let mut roots = user_dirs
+            .iter()
+            .map(|d| Root::from_dir(d))
+            .collect::<Result<Vec<_>>>()?;
+        roots.push(Root::embedded());
+        Ok(Library { roots })
+    }
+
+    /// The blueprint names, each once (the first root that has it wins).
+    pub fn names(&self) -> Vec<String> {
+        let mut seen = BTreeSet::new();
+        for root in &self.roots {
+            seen.extend(root.blueprint_names());
+        }
+        seen.into_iter().collect()
+    }
+
+    pub fn load(&self, name: &str) -> Result<Blueprint> {
+        let Some(root) = self
+            .roots
+            .iter()
+            .find(|r| r.files.contains_key(&format!("{name}/blueprint.toml")))
+        else {
+            let names = self.names();
+            let hint = match closest(name, names.iter().map(String::as_str)) {
+                Some(c) => format!("did you mean `{c}`? `braid list` shows them all"),
+                None => format!("available: {}; `braid list` shows them all", names.join(", ")),
+            };
+            return Err(Error::input(format!("no blueprint named `{name}`"), hint));
+        };
+        Blueprint::parse(self, root, name)
+    }
+
+    pub fn load_all(&self) -> Result<Vec<Blueprint>> {
+        self.names().iter().map(|n| self.load(n)).collect()
+    }
+
+    fn component(&self, preferred: &Root, name: &str) -> Option<(String, BTreeMap<String, SourceFile>)> {
+        let prefix = format!("components/{name}");
+        std::iter::once(preferred)
+            .chain(self.roots.iter())
+            .map(|r| (r, r.subtree(&prefix)))
+            .find(|(_, files)| !files.is_empty())
+            .map(|(r, files)| (format!("{}:{prefix}", r.label), files))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    Choice,
+    Multi,
+    Bool,
+    Int,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::Choice => "choice",
+            Kind::Multi => "multi",
+            Kind::Bool => "bool",
+            Kind::Int => "int",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Question {
+    pub key: String,
+    pub prompt: String,
+    pub help: Option<String>,
+    pub kind: Kind,
+    pub default: Option<Value>,
+    pub choices: Vec<String>,
+    pub validate: Option<regex::Regex>,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    /// A minijinja expression on earlier answers; the question is asked only when true.
+    pub when: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Component {
+    /// Where the files come from, for messages: `embedded:components/ml-python`.
+    pub label: String,
+    pub when: Option<String>,
+    pub files: BTreeMap<String, SourceFile>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileRule {
+    pub glob: globset::GlobMatcher,
+    pub ownership: Ownership,
+}
+
+#[derive(Debug, Clone)]
+pub struct Blueprint {
+    pub name: String,
+    pub summary: String,
+    pub version: String,
+    /// "embedded" or the user folder it came from.
+    pub origin: String,
+    pub questions: Vec<Question>,
+    pub components: Vec<Component>,
+    pub rules: Vec<FileRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBlueprint {
+    name: String,
+    summary: String,
+    version: String,
+    #[serde(default, rename = "question")]
+    questions: Vec<RawQuestion>,
+    #[serde(default, rename = "component")]
+    components: Vec<RawComponent>,
+    #[serde(default, rename = "file")]
+    files: Vec<RawFileRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuestion {
+    key: toml::Spanned<String>,
+    prompt: Option<String>,
+    help: Option<String>,
+    #[serde(rename = "type")]
+    kind: toml::Spanned<String>,
+    default: Option<toml::Value>,
+    #[serde(default)]
+    choices: Vec<String>,
+    validate: Option<String>,
+    min: Option<i64>,
+    max: Option<i64>,
+    when: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawComponent {
+    #[serde(rename = "use")]
+    use_: Option<toml::Spanned<String>>,
+    source: Option<toml::Spanned<String>>,
+    when: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFileRule {
+    glob: toml::Spanned<String>,
+    ownership: Ownership,
+}
+
+const KINDS: [Kind; 5] = [Kind::String, Kind::Choice, Kind::Multi, Kind::Bool, Kind::Int];
+
+impl Blueprint {
+    fn parse(library: &Library, root: &Root, name: &str) -> Result<Self> {
+        let manifest = format!("{name}/blueprint.toml");
+        let file_label = format!("{}/{manifest}", root.label);
+        let text = std::str::from_utf8(&root.files[&manifest].bytes)
+            .map_err(|_| Error::blueprint(name, format!("{file_label} is not UTF-8")))?;
+        let raw: RawBlueprint =
+            toml::from_str(text).map_err(|e| Error::blueprint(name, format!("{file_label}: {e}")))?;
+        let at = |span: std::ops::Range<usize>, msg: String| {
+            Error::blueprint(name, format!("{file_label}:{}: {msg}", line_of(text, span.start)))
+        };
+        if raw.name != name {
+            return Err(Error::blueprint(
+                name,
+                format!(
+                    "{file_label}: `name = \"{}\"` must match its folder name `{name}`",
+                    raw.name
+                ),
+            ));
+        }
+
+        let mut questions: Vec<Question> = Vec::new();
+        let key_re = regex::Regex::new("^[a-z][a-z0-9_]*$").unwrap();
+        for q in raw.questions {
+            let span = q.key.span();
+            let key = q.key.into_inner();
+            if !key_re.is_match(&key) {
+                return Err(at(span, format!("question key `{key}` must match [a-z][a-z0-9_]*")));
+            }
+            if questions.iter().any(|p| p.key == key) {
+                return Err(at(span, format!("question `{key}` is declared twice")));
+            }
+            let kind_span = q.kind.span();
+            let kind = KINDS
+                .into_iter()
+                .find(|k| k.name() == q.kind.get_ref())
+                .ok_or_else(|| {
+                    at(
+                        kind_span,
+                        format!(
+                            "question `{key}`: unknown type `{}`; use one of string, choice, multi, bool, int",
+                            q.kind.get_ref()
+                        ),
+                    )
+                })?;
+            if matches!(kind, Kind::Choice | Kind::Multi) && q.choices.is_empty() {
+                return Err(at(
+                    span,
+                    format!("question `{key}` of type {} needs `choices`", kind.name()),
+                ));
+            }
+            let validate = match q.validate {
+                Some(re) => Some(
+                    regex::Regex::new(&re)
+                        .map_err(|e| at(span.clone(), format!("question `{key}`: bad `validate` regex: {e}")))?,
+                ),
+                None => None,
+            };
+            if let Some(when) = &q.when {
+                check_expression(when).map_err(|e| at(span.clone(), format!("question `{key}`: bad `when`: {e}")))?;
+            }
+            let mut question = Question {
+                prompt: q.prompt.unwrap_or_else(|| key.replace('_', " ")),
+                key: key.clone(),
+                help: q.help,
+                kind,
+                default: None,
+                choices: q.choices,
+                validate,
+                min: q.min,
+                max: q.max,
+                when: q.when,
+            };
+            if let Some(default) = q.default {
+                let value = question
+                    .from_toml(&default)
+                    .and_then(|v| question.check(&v).map(|()| v))
+                    .map_err(|e| at(span.clone(), format!("question `{key}`: bad default: {e}")))?;
+                question.default = Some(value);
+            }
+            questions.push(question);
+        }
+
+        let mut components = Vec::new();
+        for c in raw.components {
+            if let Some(when) = &c.when {
+                check_expression(when)
+                    .map_err(|e| Error::blueprint(name, format!("{file_label}: component `when`: {e}")))?;
+            }
+            let (label, files) = match (c.use_, c.source) {
+                (Some(used), None) => {
+                    let span = used.span();
+                    library.component(root, used.get_ref()).ok_or_else(|| {
+                        at(span, format!("component `{}` not found in any blueprints/components/ folder", used.get_ref()))
+                    })?
+                }
+                (None, Some(source)) => {
+                    let span = source.span();
+                    let prefix = format!("{name}/{}", source.get_ref().trim_end_matches('/'));
+                    let files = root.subtree(&prefix);
+                    if files.is_empty() {
+                        return Err(at(span, format!("component source `{}` is empty or missing", source.get_ref())));
+                    }
+                    (format!("{}:{prefix}", root.label), files)
+                }
+                _ => {
+                    return Err(Error::blueprint(
+                        name,
+                        format!("{file_label}: each [[component]] needs exactly one of `use = \"NAME\"` or `source = \"FOLDER\"`"),
+                    ))
+                }
+            };
+            components.push(Component {
+                label,
+                when: c.when,
+                files,
+            });
+        }
+
+        let rules = raw
+            .files
+            .into_iter()
+            .map(|r| {
+                let span = r.glob.span();
+                let glob = globset::Glob::new(r.glob.get_ref())
+                    .map_err(|e| at(span, format!("bad glob `{}`: {e}", r.glob.get_ref())))?;
+                Ok(FileRule {
+                    glob: glob.compile_matcher(),
+                    ownership: r.ownership,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        Ok(Blueprint {
+            name: raw.name,
+            summary: raw.summary,
+            version: raw.version,
+            origin: root.label.clone(),
+            questions,
+            components,
+            rules,
+        })
+    }
+
+    pub fn question(&self, key: &str) -> Option<&Question> {
+        self.questions.iter().find(|q| q.key == key)
+    }
+
+    pub fn ownership(&self, path: &str) -> Ownership {
+        self.rules
+            .iter()
+            .rev()
+            .find(|r| r.glob.is_match(path))
+            .map_or(Ownership::Managed, |r| r.ownership)
+    }
+}
+
+fn check_expression(expr: &str) -> Result<(), String> {
+    let env = minijinja::Environment::new();
+    env.compile_expression(expr).map(|_| ()).map_err(|e| e.to_string())
+}

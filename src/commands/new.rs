@@ -1,0 +1,205 @@
+//! `braid new`: answers in, a new project folder out, all or nothing.
+
+use std::{
+    collections::BTreeMap,
+    io::IsTerminal,
+    path::{Path, PathBuf},
+};
+
+use crate::{
+    answers::{self, Answers, Fill, Input, Value},
+    blueprint::{Blueprint, Library},
+    config,
+    error::Error,
+    printer::Printer,
+    prompt::Prompter,
+    render::{self, FileSet},
+    state::State,
+    term, write,
+};
+
+#[derive(Debug, Default, Clone)]
+pub struct NewOptions {
+    pub dir: Option<PathBuf>,
+    pub blueprint: Option<String>,
+    /// Answers from flags and `--set`; later ones override earlier ones and the config file.
+    pub inputs: Vec<Input>,
+    pub config: Option<PathBuf>,
+    pub yes: bool,
+    pub dry_run: bool,
+    pub force: bool,
+}
+
+pub fn new(library: &Library, opts: &NewOptions, printer: &Printer) -> anyhow::Result<i32> {
+    let interactive = !opts.yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let mut prompter = term::TermPrompter::default();
+    new_with(library, opts, printer, interactive, &mut prompter)
+}
+
+/// `new` with the prompter given, so the whole flow runs under test.
+pub fn new_with(
+    library: &Library,
+    opts: &NewOptions,
+    printer: &Printer,
+    interactive: bool,
+    prompter: &mut dyn Prompter,
+) -> anyhow::Result<i32> {
+    // The folder is checked before the first question, not after the last.
+    if let Some(dir) = &opts.dir {
+        write::check_target(dir, opts.force)?;
+    }
+    let file = opts.config.as_deref().map(config::read).transpose()?;
+    let name = match (&opts.blueprint, &file) {
+        (Some(name), _) => name.clone(),
+        (None, Some(f)) => f.blueprint.clone(),
+        (None, None) => pick_blueprint(library, interactive, prompter)?,
+    };
+    let blueprint = library.load(&name)?;
+
+    let mut inputs = file.map(|f| f.inputs).unwrap_or_default();
+    inputs.extend(opts.inputs.iter().cloned());
+    let fill = if opts.yes {
+        Fill::Defaults
+    } else if interactive {
+        Fill::Prompt
+    } else {
+        Fill::Fail
+    };
+    let answers = answers::resolve(&blueprint, &inputs, &suggestions(opts.dir.as_deref()), fill, prompter)?;
+
+    let dir = match &opts.dir {
+        Some(d) => d.clone(),
+        None => {
+            let d = PathBuf::from(
+                answers
+                    .str("project_name")
+                    .ok_or_else(|| Error::input("no project folder given", "pass the folder: `braid new DIR`"))?,
+            );
+            write::check_target(&d, opts.force)?;
+            d
+        }
+    };
+    let files = render::render(&blueprint, &answers)?;
+
+    if opts.dry_run {
+        printer.status(
+            "Would create",
+            format!("{} from {} ({} files):", dir.display(), blueprint.name, files.len() + 2),
+        );
+        for path in files
+            .keys()
+            .map(String::as_str)
+            .chain([render::CONFIG_FILE, crate::state::STATE_FILE])
+        {
+            printer.out(path);
+        }
+        return Ok(0);
+    }
+    if interactive {
+        printer.note(summary(&blueprint, &answers, &files, &dir));
+        if !prompter.confirm("Generate the project?")? {
+            printer.note("Nothing written.");
+            return Ok(0);
+        }
+    }
+
+    let mut state = new_state(&blueprint, &answers, &files);
+    let outcome = write::write_new(
+        &dir,
+        &files,
+        &config::render(&blueprint.name, &answers),
+        &mut state,
+        opts.force,
+    )?;
+    for path in &outcome.kept {
+        printer.warn(format!("{path} exists and is not braid's: kept as it is, not written"));
+    }
+    printer.status(
+        "Created",
+        format!(
+            "{} from {} {} ({} files)",
+            dir.display(),
+            blueprint.name,
+            blueprint.version,
+            outcome.created.len()
+        ),
+    );
+    if let Some(steps) = next_steps(&files, &dir) {
+        printer.note(steps);
+    }
+    Ok(0)
+}
+
+fn pick_blueprint(library: &Library, interactive: bool, prompter: &mut dyn Prompter) -> anyhow::Result<String> {
+    let names = library.names();
+    if names.len() == 1 {
+        return Ok(names[0].clone());
+    }
+    if !interactive {
+        return Err(Error::Missing(format!(
+            "no blueprint chosen and braid cannot ask\n  hint: pass --blueprint NAME, one of: {}",
+            names.join(", ")
+        ))
+        .into());
+    }
+    let items = library
+        .load_all()?
+        .into_iter()
+        .map(|b| (b.name, b.summary))
+        .collect::<Vec<_>>();
+    let index = prompter.choose("Blueprint", &items)?;
+    Ok(items[index].0.clone())
+}
+
+/// The target folder's name is the natural default for the project name.
+fn suggestions(dir: Option<&Path>) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    if let Some(name) = dir.and_then(Path::file_name).and_then(|n| n.to_str()) {
+        out.insert("project_name".into(), Value::Str(name.to_string()));
+    }
+    out
+}
+
+pub(crate) fn new_state(blueprint: &Blueprint, answers: &Answers, files: &FileSet) -> State {
+    State {
+        braid_version: env!("CARGO_PKG_VERSION").into(),
+        blueprint: blueprint.name.clone(),
+        blueprint_version: blueprint.version.clone(),
+        answers: answers.0.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+        files: files
+            .iter()
+            .map(|(path, f)| (path.clone(), crate::plan::record(&f.bytes, f.ownership, f.executable)))
+            .collect(),
+    }
+}
+
+fn summary(blueprint: &Blueprint, answers: &Answers, files: &FileSet, dir: &Path) -> String {
+    let mut out = format!("\n{} {} into {}\n", blueprint.name, blueprint.version, dir.display());
+    let width = answers.0.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (key, value) in &answers.0 {
+        out.push_str(&format!(
+            "  {key:<width$}  {}\n",
+            crate::filters::oneline(&value.to_string())
+        ));
+    }
+    let mut services: Vec<&str> = files
+        .keys()
+        .filter_map(|p| p.strip_prefix("services/"))
+        .filter_map(|p| p.split('/').next())
+        .collect();
+    services.dedup();
+    if !services.is_empty() {
+        out.push_str(&format!("  services: {}\n", services.join(", ")));
+    }
+    out.push_str(&format!("  {} files\n", files.len() + 2));
+    out
+}
+
+fn next_steps(files: &FileSet, dir: &Path) -> Option<String> {
+    files.contains_key("Makefile").then(|| {
+        format!(
+            "\nNext steps:\n  cd {}\n  make install   # dependencies\n  make test      # every service's tests\n  make dev       # run the stack natively",
+            dir.display()
+        )
+    })
+}

@@ -1,0 +1,629 @@
+"""One gateway x transport combination, phase by phase.
+
+generate -> install -> lint -> test -> static -> start -> contract ->
+streams (redis-streams only) -> shutdown. Each phase is timed; a phase that
+the next ones need (generate, install, start) stops the combination when it
+fails, the others only fail their own checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import sys
+import time
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import contract, streams
+from .httpc import HttpError, get, post_json, request, status_is
+from .procs import Proc, Procs, closed_port, free_port, must, run, wait_until
+from .redisc import Redis, start_redis
+from .report import CheckFailed, Reporter, expect
+from .slowserver import SlowServer
+
+# A description that breaks every naive template: quotes, backslashes, a
+# newline, YAML/TOML/shell/Jinja/GitHub-expression syntax, comment openers
+# and closers, non-ASCII. The `$(...)` and backticks would create SENTINEL
+# files if a shell ever evaluated the text.
+HOSTILE_DESCRIPTION = (
+    'Hostile "double" \'single\' back\\slash \\n \\u0041 tab\there\n'
+    "second line # not a comment: key: value - [x] {a: b} "
+    "{{ jinja }} {% raw %} {# c #} ${{ github.token }} ${HOME} "
+    "$(touch SENTINEL) `touch SENTINEL` */ /* \"\"\" ''' <!-- --> </script> %s "
+    "café ☃ 日本語 ü"
+)
+
+STREAM_TIMEOUT_MS = 5000
+CHAOS_CLAIM_IDLE_MS = 500
+CHAOS_MAX_DELIVERIES = 2
+
+# Environment variables the generated services read: never inherited.
+_SERVICE_VARS = re.compile(r"^(GATEWAY_|ML_|REDIS_|STREAM_|LOG_LEVEL$|VIRTUAL_ENV$|PYTHONPATH$"
+                           r"|NODE_ENV$|PORT$|HOST$)")
+
+
+@dataclass
+class Context:
+    braid: Path
+    work: Path
+    cache: Path
+    rep: Reporter
+    description: str
+    sentinel_dir: Path
+    venvs: dict[str, Path] = field(default_factory=dict)
+    records: dict[str, dict[str, dict]] = field(default_factory=dict)
+    prediction_bodies: dict[str, bytes] = field(default_factory=dict)
+
+    def base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not _SERVICE_VARS.match(k)}
+        env["PYTHONUNBUFFERED"] = "1"
+        env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+        env["NO_COLOR"] = "1"
+        env["npm_config_update_notifier"] = "false"
+        env["npm_config_fund"] = "false"
+        env["npm_config_audit"] = "false"
+        return env
+
+
+COMBOS = [("go", "http"), ("node", "http"), ("go", "redis-streams"), ("node", "redis-streams")]
+
+
+def combo_name(gateway: str, transport: str) -> str:
+    return f"{gateway}-{transport}"
+
+
+class Combo:
+    def __init__(self, ctx: Context, gateway: str, transport: str) -> None:
+        self.ctx = ctx
+        self.rep = ctx.rep
+        self.gateway = gateway
+        self.transport = transport
+        self.name = combo_name(gateway, transport)
+        self.streams = transport == "redis-streams"
+        self.project = f"e2e-{gateway}-{'streams' if self.streams else 'http'}"
+        self.root = ctx.work / self.name
+        self.repo = self.root / "repo"
+        self.ml = self.repo / "services" / "ml"
+        self.gw = self.repo / "services" / "gateway"
+        self.logs = self.root / "logs"
+        self.procs = Procs(self.logs)
+        self.cmdlog = self.logs / "commands.log"
+        self.venv: Path | None = None
+        self.pkg: str | None = None
+        self.gw_bin: Path | None = None
+        self.redis: Redis | None = None
+        self.prefix = f"e2e{secrets.token_hex(3)}"
+        self.ml_proc: Proc | None = None
+        self.worker: Proc | None = None
+        self.gateways: dict[str, tuple[Proc, str]] = {}
+
+    # ------------------------------------------------------------ helpers
+    def label(self, what: str) -> str:
+        return f"{self.name} {what}"
+
+    def check(self, what: str, fn, *a, **kw) -> bool:
+        return self.rep.check(self.label(what), fn, *a, **kw)
+
+    def run(self, cmd, cwd, env=None, timeout=600.0):
+        return run([str(c) for c in cmd], cwd, env or self.env(), timeout, self.cmdlog)
+
+    def env(self, **extra) -> dict[str, str]:
+        env = self.ctx.base_env()
+        if self.venv is not None:
+            env["PATH"] = f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+            env["VIRTUAL_ENV"] = str(self.venv)
+        env.update({k: str(v) for k, v in extra.items()})
+        return env
+
+    # ------------------------------------------------------------ phases
+    def run_all(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        try:
+            with self.rep.phase(self.name, "generate"):
+                ok = self.generate()
+            if not ok:
+                self.rep.skip(self.label("remaining phases"), "generation failed")
+                return
+            redis_port = free_port()
+            self.redis_proc, self.redis = start_redis(self.procs, redis_port, self.root / "redis")
+            with self.rep.phase(self.name, "install"):
+                installed = self.install()
+            with self.rep.phase(self.name, "static"):
+                self.static()
+            if not installed:
+                self.rep.skip(self.label("lint, test, runtime"), "install failed")
+                return
+            with self.rep.phase(self.name, "lint"):
+                self.lint()
+            with self.rep.phase(self.name, "test"):
+                self.test()
+            with self.rep.phase(self.name, "start"):
+                started = self.start()
+            if not started:
+                self.rep.skip(self.label("contract, streams"), "services did not start")
+                return
+            with self.rep.phase(self.name, "contract"):
+                self.contract()
+            if self.streams:
+                with self.rep.phase(self.name, "streams"):
+                    self.stream_failures()
+            with self.rep.phase(self.name, "shutdown"):
+                self.shutdown()
+        finally:
+            self.procs.stop_all()
+
+    # generate -----------------------------------------------------------
+    def generate(self) -> bool:
+        sentinel_desc = self.ctx.description.replace("SENTINEL", str(self.ctx.sentinel_dir / "pwned"))
+        cmd = [self.ctx.braid, "new", self.repo, "--name", self.project,
+               "--gateway", self.gateway, "--transport", self.transport,
+               "--set", f"description={sentinel_desc}", "--yes"]
+        ok = self.check("generate (braid new, hostile description)",
+                        lambda: must(self.run(cmd, self.root, timeout=120)))
+        if not ok:
+            return False
+
+        def answers():
+            data = tomllib.loads((self.repo / "braid.toml").read_text())
+            a = data.get("answers", {})
+            expect(data.get("blueprint") == "ml-gateway", f"blueprint {data.get('blueprint')!r}")
+            expect(a.get("description") == sentinel_desc,
+                   f"braid.toml description {a.get('description')!r} != the one given")
+            for k, v in (("project_name", self.project), ("gateway", self.gateway),
+                         ("transport", self.transport)):
+                expect(a.get(k) == v, f"braid.toml {k} = {a.get(k)!r}, expected {v!r}")
+
+        self.check("braid.toml records the answers", answers)
+
+        def layout():
+            need = ["README.md", "Makefile", "docker-compose.yml", ".env.example", ".gitignore",
+                    ".github/workflows/ci.yml", "contracts/openapi.yaml",
+                    "services/ml/Dockerfile", "services/ml/pyproject.toml",
+                    "services/ml/requirements.txt", "services/ml/requirements-dev.txt",
+                    "services/gateway/Dockerfile"]
+            need += ["services/gateway/go.mod", "services/gateway/go.sum",
+                     "services/gateway/cmd/gateway"] if self.gateway == "go" else \
+                    ["services/gateway/package.json", "services/gateway/package-lock.json",
+                     "services/gateway/src/server.js"]
+            missing = [p for p in need if not (self.repo / p).exists()]
+            expect(not missing, f"missing: {missing}")
+            wrong = "package.json" if self.gateway == "go" else "go.mod"
+            expect(not (self.gw / wrong).exists(), f"services/gateway/{wrong} of the other gateway")
+            pkgs = [p.parent.name for p in self.ml.glob("src/*/__init__.py")] or \
+                   [p.parent.name for p in self.ml.glob("*/__init__.py") if p.parent.name != "tests"]
+            expect(len(pkgs) == 1, f"cannot find the one ML package under services/ml: {pkgs}")
+            self.pkg = pkgs[0]
+            return f"ML package {self.pkg}"
+
+        if not self.check("generated layout", layout):
+            return False
+
+        def parses():
+            tomllib.loads((self.ml / "pyproject.toml").read_text())
+            if self.gateway == "node":
+                json.loads((self.gw / "package.json").read_text())
+                json.loads((self.gw / "package-lock.json").read_text())
+
+        self.check("pyproject.toml / package.json parse", parses)
+        self.check("no shell evaluated the description",
+                   lambda: expect(not (self.ctx.sentinel_dir / "pwned").exists(),
+                                  f"{self.ctx.sentinel_dir / 'pwned'} was created"))
+        self.check("braid check is clean right after new",
+                   lambda: must(self.run([self.ctx.braid, "check", self.repo], self.root,
+                                         timeout=60)))
+        return True
+
+    # install --------------------------------------------------------------
+    def _venv_key(self) -> str:
+        h = hashlib.sha256(sys.version.encode())
+        for p in sorted(self.ml.glob("requirements*.txt")):
+            h.update(p.name.encode() + b"\0" + p.read_bytes())
+        return h.hexdigest()[:16]
+
+    def install_ml(self) -> bool:
+        key = self._venv_key()
+        shared = key in self.ctx.venvs
+        venv = self.ctx.venvs.get(key) or self.ctx.work / "venvs" / key
+
+        def make():
+            if not shared:
+                must(self.run([sys.executable, "-m", "venv", venv], self.root, timeout=120))
+            self.venv = venv
+            res = self.run([venv / "bin" / "python", "-m", "pip", "install",
+                            "-r", "requirements-dev.txt"], self.ml, timeout=1200)
+            must(res)
+            self.ctx.venvs[key] = venv
+            return (f"{res.secs:.0f}s" + (", venv shared (same requirements)" if shared else ""))
+
+        if not self.check("ml: venv + pip install -r requirements-dev.txt", make):
+            return False
+
+        def importable():
+            res = self.run([venv / "bin" / "python", "-c", f"import {self.pkg}"], self.root,
+                           timeout=60)
+            must(res)
+
+        return self.check(f"ml: package {self.pkg} importable from the venv", importable)
+
+    def install_gateway(self) -> bool:
+        if self.gateway == "go":
+            ok = self.check("gateway: go mod download",
+                            lambda: must(self.run(["go", "mod", "download"], self.gw, timeout=600)))
+            self.gw_bin = self.root / "bin" / "gateway"
+
+            def build():
+                must(self.run(["go", "build", "-o", self.gw_bin, "./cmd/gateway"], self.gw,
+                              timeout=600))
+            return ok and self.check("gateway: go build ./cmd/gateway", build)
+        return self.check("gateway: npm ci",
+                          lambda: must(self.run(["npm", "ci", "--no-audit", "--no-fund"],
+                                                self.gw, timeout=600)))
+
+    def install(self) -> bool:
+        with ThreadPoolExecutor(2) as pool:
+            ml = pool.submit(self.install_ml)
+            gw = pool.submit(self.install_gateway)
+            return ml.result() & gw.result()
+
+    # static -----------------------------------------------------------------
+    def static(self) -> None:
+        env = self.ctx.base_env()
+
+        def compose():
+            if not (self.repo / ".env").exists():
+                shutil.copy(self.repo / ".env.example", self.repo / ".env")  # as the README says
+            res = self.run(["composecheck", "-f", "docker-compose.yml", self.repo], self.repo, env,
+                           timeout=60)
+            must(res)
+            summary = json.loads(res.output[res.output.index("{"):])
+            names = [s["name"] for s in summary["services"]]
+            if self.streams:
+                expect(any("redis" in (s.get("image") or "") for s in summary["services"]),
+                       f"no redis service in {names}")
+            return f"services {names}"
+
+        self.check("docker-compose.yml valid (compose-spec loader)", compose)
+        dockerfiles = sorted(self.repo.glob("services/*/Dockerfile"))
+        for df in dockerfiles:
+            rel = df.relative_to(self.repo)
+            self.check(f"hadolint {rel}",
+                       lambda rel=rel: must(self.run(["hadolint", rel], self.repo, env, timeout=60)))
+        workflows = sorted((self.repo / ".github" / "workflows").glob("*.y*ml"))
+        self.check("actionlint .github/workflows",
+                   lambda: must(self.run(["actionlint", "-no-color",
+                                          *[w.relative_to(self.repo) for w in workflows]],
+                                         self.repo, env, timeout=120)))
+        self.check("Makefile parses (make -n)",
+                   lambda: must(self.run(["make", "-n"], self.repo, env, timeout=30)))
+
+    # lint ---------------------------------------------------------------------
+    def lint(self) -> None:
+        def ml():
+            self.check("ml: ruff check", lambda: must(self.run(["ruff", "check", "."], self.ml,
+                                                               timeout=120)))
+            self.check("ml: ruff format --check",
+                       lambda: must(self.run(["ruff", "format", "--check", "."], self.ml,
+                                             timeout=120)))
+
+        def gw():
+            if self.gateway == "go":
+                self.check("gateway: go vet ./...",
+                           lambda: must(self.run(["go", "vet", "./..."], self.gw, timeout=600)))
+
+                def fmt():
+                    res = self.run(["gofmt", "-l", "."], self.gw, timeout=60)
+                    must(res)
+                    expect(not res.output.strip(), f"not gofmt-ed:\n{res.output}")
+                self.check("gateway: gofmt -l", fmt)
+            else:
+                self.check("gateway: npm run lint",
+                           lambda: must(self.run(["npm", "run", "lint"], self.gw, timeout=300)))
+
+        with ThreadPoolExecutor(2) as pool:
+            for f in [pool.submit(ml), pool.submit(gw)]:
+                f.result()
+
+    # test ---------------------------------------------------------------------
+    @staticmethod
+    def _redis_skips(output: str) -> list[str]:
+        lines = output.splitlines()
+        hits = []
+        for i, line in enumerate(lines):
+            if re.search(r"skip", line, re.I):
+                window = " ".join(lines[i:i + 3])
+                if re.search(r"redis", window, re.I):
+                    hits.append(line.strip())
+        return hits
+
+    def _tests(self, what, cmd, cwd, env, summary_re) -> None:
+        def go():
+            res = self.run(cmd, cwd, env, timeout=1200)
+            must(res)
+            skips = self._redis_skips(res.output)
+            expect(not skips, "Redis tests were skipped although REDIS_URL is set:\n"
+                   + "\n".join(skips[:10]))
+            found = re.findall(summary_re, res.output, re.M)
+            return f"{res.secs:.0f}s; " + "; ".join(found[-3:])
+        self.check(what, go)
+
+    def test(self) -> None:
+        ml_env = self.env(REDIS_URL=self.redis.url_db(1), STREAM_PREFIX=f"{self.prefix}t")
+        gw_env = self.env(REDIS_URL=self.redis.url_db(2), STREAM_PREFIX=f"{self.prefix}u")
+        with ThreadPoolExecutor(2) as pool:
+            jobs = [pool.submit(self._tests, "ml: pytest (REDIS_URL set)",
+                                ["python", "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"],
+                                self.ml, ml_env, r"^=*\s*(\d+ passed.*?)\s*=*$")]
+            if self.gateway == "go":
+                jobs.append(pool.submit(self._tests, "gateway: go test -race ./... (REDIS_URL set)",
+                                        ["go", "test", "-race", "-count=1", "-v", "./..."],
+                                        self.gw, gw_env, r"^(ok\s+\S+.*)$"))
+            else:
+                jobs.append(pool.submit(self._tests, "gateway: npm test (REDIS_URL set)",
+                                        ["npm", "test"], self.gw, gw_env,
+                                        r"^[#ℹ] ((?:tests|pass|fail|skipped) \d+)$"))
+            for j in jobs:
+                j.result()
+
+    # start ----------------------------------------------------------------
+    def ml_env(self, **extra) -> dict[str, str]:
+        return self.env(ML_HOST="127.0.0.1", LOG_LEVEL="info", REDIS_URL=self.redis.url,
+                        STREAM_PREFIX=self.prefix, **extra)
+
+    def start_worker(self) -> Proc:
+        env = self.ml_env(ML_WORKER_CLAIM_IDLE_MS=CHAOS_CLAIM_IDLE_MS,
+                          ML_WORKER_MAX_DELIVERIES=CHAOS_MAX_DELIVERIES)
+        self.worker = self.procs.start("worker", [self.venv / "bin" / "python", "-m",
+                                                  f"{self.pkg}.worker"], self.ml, env)
+        return self.worker
+
+    def wait_worker_ready(self, proc: Proc) -> None:
+        # The worker joins the group as a consumer once it reads.
+        def joined():
+            groups = self.redis("XINFO", "GROUPS", f"{self.prefix}:requests")
+            for g in groups or []:
+                if isinstance(g, dict) and g.get("name") == streams.GROUP:
+                    return g.get("consumers", 0) >= 1
+            return False
+        wait_until(joined, timeout=60, interval=0.2, what="the worker to join group ml-workers",
+                   proc=proc)
+
+    def start_gateway(self, role: str, timeout_ms: int = STREAM_TIMEOUT_MS,
+                      ml_url: str | None = None, redis_url: str | None = None,
+                      prefix: str | None = None, wait_ready: bool = True,
+                      max_body: int = contract.MAX_BODY) -> str:
+        port = free_port()
+        env = self.env(GATEWAY_HOST="127.0.0.1", GATEWAY_PORT=port,
+                       GATEWAY_UPSTREAM_TIMEOUT_MS=timeout_ms, GATEWAY_MAX_BODY_BYTES=max_body,
+                       GATEWAY_SHUTDOWN_TIMEOUT_MS=3000, LOG_LEVEL="info")
+        if self.streams:
+            env.update(REDIS_URL=redis_url or self.redis.url, STREAM_PREFIX=prefix or self.prefix,
+                       GATEWAY_INSTANCE_ID=f"e2e-{role}")
+        else:
+            env["ML_URL"] = ml_url or ""
+        cmd = [str(self.gw_bin)] if self.gateway == "go" else ["node", "src/server.js"]
+        proc = self.procs.start(f"gateway-{role}", cmd, self.gw, env)
+        base = f"http://127.0.0.1:{port}"
+        path = "/readyz" if wait_ready else "/healthz"
+        wait_until(lambda: status_is(base, path, 200), timeout=30,
+                   what=f"gateway ({role}) {path} = 200", proc=proc)
+        self.gateways[role] = (proc, base)
+        return base
+
+    def start(self) -> bool:
+        self.redis("FLUSHALL")
+
+        def train():
+            must(self.run(["python", "-m", f"{self.pkg}.train"], self.ml, self.ml_env(),
+                          timeout=300))
+            model = self.ml / "models" / "model.joblib"
+            expect(model.exists(), f"{model} not written by {self.pkg}.train")
+        if not self.check(f"ml: python -m {self.pkg}.train", train):
+            return False
+
+        ml_port = free_port()
+        self.ml_url = f"http://127.0.0.1:{ml_port}"
+
+        def ml():
+            self.ml_proc = self.procs.start("ml", [self.venv / "bin" / "python", "-m", self.pkg],
+                                            self.ml, self.ml_env(ML_PORT=ml_port))
+            wait_until(lambda: status_is(self.ml_url, "/readyz", 200), timeout=60,
+                       what="ML /readyz = 200", proc=self.ml_proc)
+        if not self.check(f"ml: python -m {self.pkg} ready", ml):
+            return False
+        if self.streams:
+            if not self.check(f"ml: python -m {self.pkg}.worker joins the group",
+                              lambda: self.wait_worker_ready(self.start_worker())):
+                return False
+        ok = self.check("gateway (main) ready",
+                        lambda: self.start_gateway("main", ml_url=self.ml_url) and None)
+        if not ok:
+            return False
+
+        def smoke():
+            base = self.gateways["main"][1]
+            r = post_json(base, "/v1/predict", {"instances": [contract.SETOSA]})
+            expect(r.status == 200, f"setosa -> {r.short()}")
+            label = r.json()["predictions"][0]["label"]
+            expect(label == "setosa", f"[5.1, 3.5, 1.4, 0.2] -> {label!r}, not setosa")
+            self.ctx.prediction_bodies[self.name] = r.body
+            return f"setosa in {r.secs * 1000:.0f}ms"
+        ok = self.check("smoke: [5.1, 3.5, 1.4, 0.2] through the gateway is setosa", smoke)
+
+        def smoke_bad():
+            r = request("POST", self.gateways["main"][1], "/v1/predict", '{"instances": [[5.1,',
+                        {"Content-Type": "application/json"})
+            expect(400 <= r.status < 500, f"malformed body -> {r.short()}")
+            return str(r.status)
+        self.check("smoke: a malformed body gets a 4xx from the gateway", smoke_bad)
+        return ok
+
+    # contract -------------------------------------------------------------------
+    def contract(self) -> None:
+        bases = {"main": self.gateways["main"][1]}
+        with SlowServer(delay=contract.SLOW_TIMEOUT_MS / 1000 + 3) as slow, \
+                SlowServer(delay=0, status=500,
+                           body=b'{"detail": "boom"}') as err500:
+            def start_others():
+                closed = closed_port()
+                if self.streams:
+                    bases["down"] = self.start_gateway(
+                        "down", redis_url=f"redis://127.0.0.1:{closed}/0", wait_ready=False)
+                    bases["slow"] = self.start_gateway(
+                        "slow", timeout_ms=contract.SLOW_TIMEOUT_MS, prefix=f"{self.prefix}slow")
+                else:
+                    bases["down"] = self.start_gateway(
+                        "down", ml_url=f"http://127.0.0.1:{closed}", wait_ready=False)
+                    bases["slow"] = self.start_gateway(
+                        "slow", timeout_ms=contract.SLOW_TIMEOUT_MS, ml_url=slow.url)
+                    bases["err500"] = self.start_gateway("err500", ml_url=err500.url)
+            self.check("gateways for down / slow upstreams started", start_others)
+            records = self.ctx.records.setdefault(self.name, {})
+            contract.run_cases(self.rep, self.name, self.transport, bases, records)
+            if "slow" in bases:
+                self.check("forwards X-Request-ID and traceparent upstream",
+                           self.forwarding, bases["slow"], slow)
+
+    def forwarding(self, base: str, slow: SlowServer) -> str:
+        tp = f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+        sent = []
+        for rid, tparent in (("fwd-1", tp), ("fwd-2", "not-a-traceparent")):
+            r = request("POST", base, "/v1/predict", json.dumps({"instances": [contract.SETOSA]}),
+                        {"Content-Type": "application/json", "X-Request-ID": rid,
+                         "traceparent": tparent}, timeout=15)
+            sent.append((rid, tparent, r.status))
+        tp_re = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
+        errs = []
+        if self.streams:
+            entries = self.redis.xrange(f"{self.prefix}slow:requests")
+            seen = {f.get("request_id"): f for _, f in entries}
+            for rid, tparent, _ in sent:
+                f = seen.get(rid)
+                if f is None:
+                    errs.append(f"no stream entry with request_id {rid}; entries: "
+                                f"{[e for _, e in entries][:3]}")
+                    continue
+                if not re.fullmatch(r"[0-9a-f]{32}", f.get("id", "")) or f.get("id") == rid:
+                    errs.append(f"{rid}: correlation id {f.get('id')!r} is not a fresh 32-hex id")
+                want_reply = f"{self.prefix}slow:replies:e2e-slow"
+                if f.get("reply_to") != want_reply:
+                    errs.append(f"{rid}: reply_to {f.get('reply_to')!r}, expected {want_reply!r}")
+                try:
+                    if json.loads(f.get("payload", "")) != {"instances": [contract.SETOSA]}:
+                        errs.append(f"{rid}: payload {f.get('payload')!r}")
+                except ValueError:
+                    errs.append(f"{rid}: payload not JSON: {f.get('payload')!r}")
+                try:
+                    deadline = int(f.get("deadline_ms", ""))
+                    now = int(time.time() * 1000)
+                    if not now - 60_000 < deadline < now + contract.SLOW_TIMEOUT_MS + 1000:
+                        errs.append(f"{rid}: deadline_ms {deadline} is not ~now + timeout")
+                except ValueError:
+                    errs.append(f"{rid}: deadline_ms {f.get('deadline_ms')!r}")
+                got_tp = f.get("traceparent")
+                if tparent == tp and got_tp != tp:
+                    errs.append(f"{rid}: valid traceparent not forwarded: {got_tp!r}")
+                if tparent != tp and not (got_tp and tp_re.match(got_tp)):
+                    errs.append(f"{rid}: invalid traceparent not replaced by a new one: {got_tp!r}")
+        else:
+            seen = {r["headers"].get("x-request-id"): r for r in slow.seen}
+            for rid, tparent, _ in sent:
+                got = seen.get(rid)
+                if got is None:
+                    errs.append(f"upstream never saw X-Request-ID {rid}; saw "
+                                f"{list(seen)[:5]}")
+                    continue
+                got_tp = got["headers"].get("traceparent")
+                if tparent == tp and got_tp != tp:
+                    errs.append(f"{rid}: valid traceparent not forwarded: {got_tp!r}")
+                if tparent != tp and not (got_tp and tp_re.match(got_tp)):
+                    errs.append(f"{rid}: invalid traceparent not replaced by a new one: {got_tp!r}")
+                if got["path"] != "/v1/predict":
+                    errs.append(f"{rid}: upstream path {got['path']!r}")
+        for rid, _, status in sent:
+            if status != 504:
+                errs.append(f"{rid}: status {status}, expected 504 from the slow upstream")
+        if errs:
+            raise CheckFailed("\n".join(errs))
+
+    # streams ---------------------------------------------------------------------
+    def stream_failures(self) -> None:
+        base = self.gateways["main"][1]
+
+        def kill_worker():
+            w = self.worker
+            os.killpg(w.pid, signal.SIGKILL)
+            w.popen.wait(timeout=10)
+
+        def crash():
+            return streams.crash_under_load(base, kill_worker, self.start_worker, self.redis,
+                                            self.prefix, STREAM_TIMEOUT_MS)
+        self.check("streams: 300 requests, 32 in flight, worker SIGKILLed and replaced", crash)
+        if self.worker is None or not self.worker.alive():
+            self.rep.fail(self.label("streams: replacement worker alive"),
+                          self.worker.log_tail() if self.worker else "no worker")
+            return
+        self.check("streams: poison entry -> dead letter + 500 reply",
+                   streams.poison, self.redis, self.prefix, CHAOS_MAX_DELIVERIES)
+
+        def still_serves():
+            r = post_json(base, "/v1/predict", {"instances": [contract.SETOSA]})
+            expect(r.status == 200, r.short())
+        self.check("streams: still serving after the poison entry", still_serves)
+
+    # shutdown ----------------------------------------------------------------------
+    def shutdown(self) -> None:
+        proc, base = self.gateways["main"]
+
+        def gw():
+            t0 = time.monotonic()
+            rc = proc.stop(timeout=8)
+            secs = time.monotonic() - t0
+            expect(rc == 0, f"gateway exit code {rc} after SIGTERM "
+                   f"({'killed after 8s' if rc is None else f'{secs:.1f}s'})\n{proc.log_tail(10)}")
+            if self.streams:
+                key = f"{self.prefix}:replies:e2e-main"
+                expect(self.redis("EXISTS", key) == 0, f"reply stream {key} left behind")
+            return f"{secs:.1f}s"
+        self.check("gateway exits 0 on SIGTERM" + (" and deletes its reply stream"
+                                                   if self.streams else ""), gw)
+        for name, p in (("worker", self.worker), ("ml", self.ml_proc)):
+            if p is None or not p.alive():
+                continue
+
+            def stop(p=p, name=name):
+                t0 = time.monotonic()
+                rc = p.stop(timeout=10)
+                expect(rc == 0, f"{name} exit code {rc} after SIGTERM\n{p.log_tail(10)}")
+                return f"{time.monotonic() - t0:.1f}s"
+            self.check(f"{name} exits 0 on SIGTERM", stop)
+
+
+def parity(rep: Reporter, ctx: Context) -> None:
+    """The Go and the Node.js gateway must answer every case alike."""
+    for transport in ("http", "redis-streams"):
+        go, node = ctx.records.get(f"go-{transport}"), ctx.records.get(f"node-{transport}")
+        if not go or not node:
+            continue
+        for case in contract.cases():
+            if transport not in case.transports:
+                continue
+            name = f"parity {transport} {case.name}: go == node"
+            a, b = go.get(case.name), node.get(case.name)
+            if a is None or b is None:
+                rep.skip(name, "not run on both gateways")
+                continue
+            rep.check(name, lambda a=a, b=b: expect(a == b, "\n".join(contract.diff(a, b))))
+        pa = ctx.prediction_bodies.get(f"go-{transport}")
+        pb = ctx.prediction_bodies.get(f"node-{transport}")
+        if pa and pb:
+            rep.check(f"parity {transport} smoke prediction bytes: go == node",
+                      lambda: expect(pa == pb, f"go:   {pa[:300]!r}\nnode: {pb[:300]!r}"))

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""braid's end-to-end harness: generate, install, lint, test, validate, run.
+
+For each gateway (go, node) x transport (http, redis-streams): `braid new`
+into a temp dir with a hostile description, install the generated services,
+lint them, run their own tests against a real redis-server, validate the
+compose file, Dockerfiles and workflow with their ecosystems' validators,
+start everything natively on free ports and check the gateway contract
+(docs/ml-gateway-contract.md), then the Redis Streams crash and poison
+tests. Afterwards the Go and Node.js gateways' answers are compared.
+
+    python3 tests/e2e/run.py [--combo go-http ...] [--keep] [--skip-deps]
+
+Standard library only. Prints one line per check, a timing table, and ends
+with `N passed, N failed`; exits 1 on any failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+sys.path.insert(0, str(HERE))
+
+from harness import procs  # noqa: E402
+from harness.combo import COMBOS, HOSTILE_DESCRIPTION, Combo, Context, combo_name, parity  # noqa: E402
+from harness.report import Reporter  # noqa: E402
+
+ALIASES = {"go-streams": "go-redis-streams", "node-streams": "node-redis-streams"}
+
+
+def parse_args(argv):
+    names = [combo_name(g, t) for g, t in COMBOS]
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--combo", action="append", metavar="NAME",
+                   help=f"run only these combinations (repeatable): {', '.join(names)}")
+    p.add_argument("--keep", action="store_true", help="keep the temp dirs (repos, logs)")
+    p.add_argument("--skip-deps", action="store_true",
+                   help="do not run scripts/e2e-deps.sh (tools must be on PATH)")
+    p.add_argument("--workdir", help="parent of the temp dir (default: system temp)")
+    args = p.parse_args(argv)
+    chosen = []
+    for c in args.combo or names:
+        c = ALIASES.get(c, c)
+        if c not in names:
+            p.error(f"unknown combination {c!r}; choose from {', '.join(names)}")
+        chosen.append(c)
+    args.combos = [gt for gt in COMBOS if combo_name(*gt) in chosen]
+    return args
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("BRAID_E2E_CACHE") or \
+        os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "braid-e2e")
+    return Path(base)
+
+
+def setup_tools(rep: Reporter, cache: Path, skip: bool) -> bool:
+    """Install/check the harness's tools; put the cached ones on PATH."""
+    os.environ["PATH"] = f"{cache / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    if not skip:
+        t0 = time.monotonic()
+        res = subprocess.run(["bash", str(REPO / "scripts" / "e2e-deps.sh")],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1800,
+                             env={**os.environ, "BRAID_E2E_CACHE": str(cache)})
+        out = res.stdout.decode(errors="replace").rstrip()
+        if res.returncode != 0:
+            rep.fail("setup: scripts/e2e-deps.sh", out)
+            return False
+        rep.ok("setup: scripts/e2e-deps.sh", f"{time.monotonic() - t0:.1f}s")
+        rep.info("\n".join("    " + line for line in out.splitlines()[-8:]))
+    missing = [t for t in ("redis-server", "redis-cli", "hadolint", "actionlint", "composecheck",
+                           "go", "node", "npm", "make") if shutil.which(t) is None]
+    if missing:
+        rep.fail("setup: tools on PATH", f"missing: {', '.join(missing)} "
+                 "(run scripts/e2e-deps.sh)")
+        return False
+    return True
+
+
+def find_braid() -> Path | None:
+    p = Path(os.environ.get("BRAID_BIN") or REPO / "target" / "debug" / "braid")
+    return p.resolve() if p.is_file() and os.access(p, os.X_OK) else None
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv if argv is not None else sys.argv[1:])
+    rep = Reporter()
+    wall0 = time.monotonic()
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+
+    work = Path(tempfile.mkdtemp(prefix="braid-e2e-", dir=args.workdir))
+    rep.info(f"braid e2e: combinations {', '.join(combo_name(*c) for c in args.combos)}; "
+             f"work dir {work}")
+    interrupted = False
+    try:
+        cache = cache_dir()
+        t0 = time.monotonic()
+        tools_ok = setup_tools(rep, cache, args.skip_deps)
+        rep.timings.setdefault("setup", []).append(("setup", time.monotonic() - t0, tools_ok))
+        braid = find_braid()
+        if braid is None:
+            rep.fail("setup: braid binary",
+                     f"not found: set BRAID_BIN or build {REPO / 'target/debug/braid'}")
+        if tools_ok and braid is not None:
+            sentinel = work / "sentinel"
+            sentinel.mkdir()
+            ctx = Context(braid=braid, work=work, cache=cache, rep=rep,
+                          description=HOSTILE_DESCRIPTION, sentinel_dir=sentinel)
+            for gateway, transport in args.combos:
+                Combo(ctx, gateway, transport).run_all()
+            parity(rep, ctx)
+    except KeyboardInterrupt as e:
+        interrupted = True
+        rep.fail("harness", f"interrupted ({e or 'Ctrl-C'}); stopping every process")
+    finally:
+        procs.kill_all()
+        if args.keep:
+            rep.info(f"\nkept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    timings = {k: v for k, v in rep.timings.items() if k != "setup"}
+    setup = rep.timings.get("setup")
+    rep.timings = timings
+    if setup:
+        rep.info(f"\nsetup (tools) took {setup[0][1]:.1f}s")
+    rep.summary(time.monotonic() - wall0)
+    return 1 if rep.failed or interrupted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
