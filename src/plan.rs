@@ -101,6 +101,30 @@ pub trait Disk {
     fn read(&self, path: &str) -> Option<Vec<u8>>;
 }
 
+/// Where a plan is applied: the file system, or memory in tests.
+pub trait Sink {
+    fn write(&mut self, path: &str, bytes: &[u8], executable: bool) -> anyhow::Result<()>;
+    fn remove(&mut self, path: &str) -> anyhow::Result<()>;
+}
+
+impl Plan {
+    /// Applies every step; the caller writes the state last.
+    pub fn apply(&self, sink: &mut dyn Sink) -> anyhow::Result<()> {
+        for step in &self.steps {
+            if let Some(bytes) = &step.result {
+                sink.write(&step.path, bytes, step.executable)?;
+            }
+            if let Some(from) = &step.moved_from {
+                sink.remove(from)?;
+            }
+            if step.action == Action::Delete {
+                sink.remove(&step.path)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Builds the plan. `moves` maps old paths to new ones for files whose path
 /// depends on an answer that changed (a renamed project).
 pub fn plan(
@@ -111,9 +135,12 @@ pub fn plan(
     mut new_state: State,
 ) -> Plan {
     let mut steps = Vec::new();
+    // A move needs its old file on record and nothing in the way at the new path.
     let moved_to: BTreeMap<&str, &str> = moves
         .iter()
-        .filter(|(from, to)| from != to && old.files.contains_key(*from) && !old.files.contains_key(*to))
+        .filter(|(from, to)| {
+            from != to && old.files.contains_key(*from) && !old.files.contains_key(*to) && disk.read(to).is_none()
+        })
         .map(|(f, t)| (t.as_str(), f.as_str()))
         .collect();
     let moved_from: BTreeSet<&str> = moved_to.values().copied().collect();

@@ -5,5 +5,5 @@ mod new;
 mod regen;
 
 pub use info::{list, show};
-pub use new::{new, new_with, NewOptions};
-pub use regen::{check, diff, regen};
+pub use new::{new, new_state, new_with, NewOptions};
+pub use regen::{check, diff, moves, regen};

@@ -160,7 +160,7 @@ fn suggestions(dir: Option<&Path>) -> BTreeMap<String, Value> {
     out
 }
 
-pub(crate) fn new_state(blueprint: &Blueprint, answers: &Answers, files: &FileSet) -> State {
+pub fn new_state(blueprint: &Blueprint, answers: &Answers, files: &FileSet) -> State {
     State {
         braid_version: env!("CARGO_PKG_VERSION").into(),
         blueprint: blueprint.name.clone(),

@@ -12,7 +12,7 @@ use crate::{
     blueprint::{Blueprint, Library},
     config,
     error::Error,
-    plan::{self, Action, Disk, Plan},
+    plan::{self, Action, Disk, Plan, Sink},
     printer::{Kind, Printer},
     prompt::NoPrompt,
     render::{self, CONFIG_FILE},
@@ -80,7 +80,7 @@ fn prepare(library: &Library, dir: &Path) -> anyhow::Result<Prepared> {
 }
 
 /// Old path -> new path for files whose path depends on a changed answer.
-fn moves(blueprint: &Blueprint, old: &State, answers: &Answers) -> BTreeMap<String, String> {
+pub fn moves(blueprint: &Blueprint, old: &State, answers: &Answers) -> BTreeMap<String, String> {
     let Some(old_answers) = Answers::from_json(blueprint, &old.answers) else {
         return BTreeMap::new();
     };
@@ -99,19 +99,18 @@ fn moves(blueprint: &Blueprint, old: &State, answers: &Answers) -> BTreeMap<Stri
         .collect()
 }
 
-fn apply(p: &Prepared) -> anyhow::Result<()> {
-    for step in &p.plan.steps {
-        let target = p.dir.join(&step.path);
-        if let Some(bytes) = &step.result {
-            write::write_atomic(&target, bytes, step.executable)?;
-        }
-        if let Some(from) = &step.moved_from {
-            remove(&p.dir, from)?;
-        }
-        if step.action == Action::Delete {
-            remove(&p.dir, &step.path)?;
-        }
+impl Sink for FsDisk<'_> {
+    fn write(&mut self, path: &str, bytes: &[u8], executable: bool) -> anyhow::Result<()> {
+        write::write_atomic(&self.0.join(path), bytes, executable)
     }
+
+    fn remove(&mut self, path: &str) -> anyhow::Result<()> {
+        remove(self.0, path)
+    }
+}
+
+fn apply(p: &Prepared) -> anyhow::Result<()> {
+    p.plan.apply(&mut FsDisk(&p.dir))?;
     let state = p.plan.state.as_ref().expect("plan has a state");
     // Written last: an interrupted regen runs again from the same base.
     write::write_atomic(&p.dir.join(STATE_FILE), state.to_json().as_bytes(), false)

@@ -9,7 +9,7 @@ start everything natively on free ports and check the gateway contract
 (docs/ml-gateway-contract.md), then the Redis Streams crash and poison
 tests. Afterwards the Go and Node.js gateways' answers are compared.
 
-    python3 tests/e2e/run.py [--combo go-http ...] [--keep] [--skip-deps]
+    python3 tests/e2e/run.py [--combo go-http ...] [--keep] [--skip-deps] [--fresh-venvs]
 
 Standard library only. Prints one line per check, a timing table, and ends
 with `N passed, N failed`; exits 1 on any failure.
@@ -18,6 +18,7 @@ with `N passed, N failed`; exits 1 on any failure.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import shutil
 import signal
@@ -46,7 +47,11 @@ def parse_args(argv):
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (repos, logs)")
     p.add_argument("--skip-deps", action="store_true",
                    help="do not run scripts/e2e-deps.sh (tools must be on PATH)")
-    p.add_argument("--workdir", help="parent of the temp dir (default: system temp)")
+    p.add_argument("--fresh-venvs", action="store_true",
+                   help="build the ML venvs in the temp dir instead of reusing the cached ones "
+                        "(cached by a hash of the requirements files)")
+    p.add_argument("--workdir", help="make a fresh temp dir under this one (default: the fixed "
+                   "$TMPDIR/braid-e2e-work, wiped at the start of each run)")
     args = p.parse_args(argv)
     chosen = []
     for c in args.combo or names:
@@ -87,6 +92,25 @@ def setup_tools(rep: Reporter, cache: Path, skip: bool) -> bool:
     return True
 
 
+def work_dir(parent: str | None):
+    """The run's scratch dir. By default a fixed path, so that the generated
+    repos land at the same place every run and Go's build cache (whose keys
+    include source paths) stays warm; a second concurrent run, which cannot
+    take the lock, gets a fresh temp dir instead."""
+    if parent is not None:
+        return Path(tempfile.mkdtemp(prefix="braid-e2e-", dir=parent)), None
+    fixed = Path(tempfile.gettempdir()) / "braid-e2e-work"
+    lock = open(Path(tempfile.gettempdir()) / "braid-e2e-work.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        return Path(tempfile.mkdtemp(prefix="braid-e2e-")), None
+    shutil.rmtree(fixed, ignore_errors=True)
+    fixed.mkdir()
+    return fixed, lock
+
+
 def find_braid() -> Path | None:
     p = Path(os.environ.get("BRAID_BIN") or REPO / "target" / "debug" / "braid")
     return p.resolve() if p.is_file() and os.access(p, os.X_OK) else None
@@ -102,7 +126,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)
 
-    work = Path(tempfile.mkdtemp(prefix="braid-e2e-", dir=args.workdir))
+    work, lock = work_dir(args.workdir)
     rep.info(f"braid e2e: combinations {', '.join(combo_name(*c) for c in args.combos)}; "
              f"work dir {work}")
     interrupted = False
@@ -119,7 +143,8 @@ def main(argv=None) -> int:
             sentinel = work / "sentinel"
             sentinel.mkdir()
             ctx = Context(braid=braid, work=work, cache=cache, rep=rep,
-                          description=HOSTILE_DESCRIPTION, sentinel_dir=sentinel)
+                          description=HOSTILE_DESCRIPTION, sentinel_dir=sentinel,
+                          venv_cache=None if args.fresh_venvs else cache / "venvs")
             for gateway, transport in args.combos:
                 Combo(ctx, gateway, transport).run_all()
             parity(rep, ctx)
@@ -132,6 +157,8 @@ def main(argv=None) -> int:
             rep.info(f"\nkept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+        if lock is not None:
+            lock.close()
     timings = {k: v for k, v in rep.timings.items() if k != "setup"}
     setup = rep.timings.get("setup")
     rep.timings = timings

@@ -129,8 +129,10 @@ class Reporter:
         if self.failures:
             self._print("\nFailed checks:")
             for name, reason in self.failures:
-                first = reason.strip().splitlines()[0] if reason.strip() else ""
-                self._print(f"  {name}: {first[:200]}")
+                lines = [x for x in reason.strip().splitlines() if x.strip()] or [""]
+                # A failed command's reason starts with "$ cmd"; its last line says most.
+                first = lines[-1] if lines[0].startswith("$ ") else lines[0]
+                self._print(f"  {name}: {first.strip()[:200]}")
         if self.skipped:
             self._print(f"{self.skipped} skipped")
         self._print(f"\n{self.passed} passed, {self.failed} failed")

@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""Unit checks of the harness itself, on fakes (no braid, no generated repo).
+
+    python3 tests/e2e/selftest.py        (unittest; needs redis-server for two tests)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from fakes.fake_services import fake_gateway, fake_ml  # noqa: E402
+from harness import contract, procs, streams  # noqa: E402
+from harness.combo import Combo  # noqa: E402
+from harness.httpc import Resp, request  # noqa: E402
+from harness.redisc import start_redis  # noqa: E402
+from harness.report import CheckFailed, Reporter  # noqa: E402
+from harness.slowserver import SlowServer  # noqa: E402
+
+
+def quiet() -> Reporter:
+    return Reporter(out=io.StringIO())
+
+
+class ContractSuiteOnFakes(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.ml = fake_ml()
+        cls.slow = SlowServer(delay=contract.SLOW_TIMEOUT_MS / 1000 + 2).__enter__()
+        cls.err = SlowServer(delay=0, status=500).__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ml.close()
+        cls.slow.__exit__(None, None, None)
+        cls.err.__exit__(None, None, None)
+
+    def suite(self, deviation=None):
+        gws = [fake_gateway(self.ml.url, max_body=contract.MAX_BODY, deviation=deviation),
+               fake_gateway(f"http://127.0.0.1:{procs.closed_port()}"),
+               fake_gateway(self.slow.url, timeout_ms=contract.SLOW_TIMEOUT_MS),
+               fake_gateway(self.err.url)]
+        try:
+            bases = dict(zip(["main", "down", "slow", "err500"], [g.url for g in gws]))
+            rep, records = quiet(), {}
+            contract.run_cases(rep, "fake", "http", bases, records)
+            return rep, records
+        finally:
+            for g in gws:
+                g.close()
+
+    def test_faithful_fake_passes_every_case(self):
+        rep, records = self.suite()
+        self.assertEqual(rep.failed, 0, rep.out.getvalue())
+        self.assertEqual(len(records), len([c for c in contract.cases()
+                                            if "http" in c.transports]))
+
+    def test_deviations_fail_and_parity_sees_them(self):
+        rep_ok, rec_ok = self.suite()
+        rep_bad, rec_bad = self.suite("charset")
+        failed = [n for n, _ in rep_bad.failures]
+        self.assertIn("fake contract predict", failed)
+        self.assertIn("Content-Type 'application/json; charset=utf-8'",
+                      dict(rep_bad.failures)["fake contract predict"])
+        diffs = contract.diff(rec_ok["predict"], rec_bad["predict"])
+        self.assertEqual(len(diffs), 1, diffs)
+        self.assertTrue(diffs[0].startswith("content-type:"))
+        # problem bodies compare without `detail`, with request ids abstracted
+        self.assertEqual(rec_ok["malformed-json"], rec_bad["malformed-json"])
+        self.assertEqual(rec_ok["malformed-json"]["body"]["request_id"], "same-as-header")
+        rep_allow, _ = self.suite("allow")
+        self.assertIn("Allow 'GET, POST', contract says 'POST'",
+                      dict(rep_allow.failures)["fake contract wrong-method-get"])
+
+    def test_slow_upstream_is_504_in_time_and_headers_forwarded(self):
+        gw = fake_gateway(self.slow.url, timeout_ms=contract.SLOW_TIMEOUT_MS)
+        try:
+            case = next(c for c in contract.cases() if c.name == "upstream-slow")
+            r = contract.send(case, gw.url)
+            contract.check(case, r)
+            seen = self.slow.seen[-1]["headers"]
+            self.assertEqual(seen["x-request-id"], "e2e-upstream-slow")
+            self.assertRegex(seen["traceparent"], r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
+        finally:
+            gw.close()
+
+
+class Normalize(unittest.TestCase):
+    def test_detail_ignored_and_rid_kinds(self):
+        case = next(c for c in contract.cases() if c.name == "malformed-json-no-request-id")
+
+        def resp(rid, detail):
+            body = {"type": "about:blank", "title": "Bad Request", "status": 400,
+                    "detail": detail, "instance": "/v1/predict", "request_id": rid}
+            return Resp(400, {"x-request-id": rid, "content-type": contract.PROBLEM},
+                        json.dumps(body).encode(), 0.01)
+
+        a = contract.normalize(case, resp("a" * 32, "one"))
+        b = contract.normalize(case, resp("b" * 32, "another"))
+        self.assertEqual(a, b)
+        self.assertEqual(a["x-request-id"], "generated-32-hex")
+        self.assertEqual(a["body"]["request_id"], "same-as-header")
+        c = contract.normalize(case, resp("c" * 32, "x"))
+        c["body"]["title"] = "Bad request"
+        self.assertEqual(contract.diff(a, c), ['body: go={"instance": "/v1/predict", '
+                                               '"request_id": "same-as-header", "status": 400, '
+                                               '"title": "Bad Request", "type": "about:blank"} '
+                                               'node={"instance": "/v1/predict", "request_id": '
+                                               '"same-as-header", "status": 400, "title": '
+                                               '"Bad request", "type": "about:blank"}'])
+
+
+class Reporting(unittest.TestCase):
+    def test_counts_final_line_and_table(self):
+        out = io.StringIO()
+        rep = Reporter(out=out)
+        with rep.phase("go-http", "install"):
+            rep.check("a", lambda: "fine")
+        with rep.phase("go-http", "lint"):
+            rep.check("b", lambda: (_ for _ in ()).throw(CheckFailed("nope")))
+            rep.check("c", lambda: 1 / 0)
+        with rep.phase("node-http", "install"):
+            pass
+        rep.summary(1.0)
+        text = out.getvalue()
+        self.assertTrue(text.rstrip().endswith("\n1 passed, 2 failed"), text)
+        self.assertIn("FAIL b\n    nope", text)
+        self.assertIn("ZeroDivisionError", text)
+        table = rep.timing_table().splitlines()
+        self.assertIn("go-http", table[0])
+        self.assertIn("node-http", table[0])
+        self.assertTrue(any(line.startswith("lint") and "!" in line for line in table))
+        self.assertTrue(any(line.startswith("install") and line.rstrip().endswith("s")
+                            for line in table))
+
+    def test_redis_skip_detection(self):
+        pytest_out = "SKIPPED [2] tests/test_worker.py:12: REDIS_URL not set\n3 passed"
+        go_out = "=== RUN   TestStreams\n--- SKIP: TestStreams (0.00s)\n    x_test.go:9: no Redis\n"
+        node_out = "ok 3 - streams # SKIP set REDIS_URL to run\n"
+        for text in (pytest_out, go_out, node_out):
+            self.assertTrue(Combo._redis_skips(text), text)
+        self.assertFalse(Combo._redis_skips("--- SKIP: TestWindows (0.00s)\n    not on linux\n"))
+
+
+class Processes(unittest.TestCase):
+    def test_timeout_kills_the_whole_group(self):
+        t0 = time.monotonic()
+        res = procs.run(["bash", "-c", "sleep 30 & sleep 30; echo never"], Path("/"), {}, 0.5)
+        self.assertIsNone(res.rc)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertIn("timed out", res.describe())
+
+    def test_kill_all_stops_started_processes(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = procs.Procs(Path(d)).start("sleeper", ["bash", "-c", "sleep 60 & sleep 60"],
+                                           Path(d), {"PATH": "/usr/bin:/bin"})
+            self.assertTrue(p.alive())
+            procs.kill_all()
+            self.assertFalse(p.alive())
+
+    def test_wait_until_reports_exit_with_log(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = procs.Procs(Path(d)).start("dies", ["bash", "-c", "echo boom; exit 3"], Path(d),
+                                           {"PATH": "/usr/bin:/bin"})
+            with self.assertRaises(CheckFailed) as e:
+                procs.wait_until(lambda: False, timeout=10, what="x", proc=p)
+            self.assertIn("boom", str(e.exception))
+            self.assertIn("exited with 3", str(e.exception))
+
+    def test_oversized_body_answer_read_after_early_close(self):
+        gw = fake_gateway("http://127.0.0.1:1", max_body=100)
+        try:
+            r = request("POST", gw.url, "/v1/predict", b"x" * 2_000_000,
+                        {"Content-Type": "application/json"}, timeout=5)
+            self.assertEqual(r.status, 413)
+        finally:
+            gw.close()
+
+
+@unittest.skipUnless(shutil.which("redis-server"), "redis-server not installed")
+class StreamsLogicOnFakes(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.procs = procs.Procs(Path(self.dir))
+        _, self.redis = start_redis(self.procs, procs.free_port(), Path(self.dir) / "r")
+
+    def tearDown(self):
+        self.procs.stop_all()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def test_poison_check_reads_dead_letter_and_reply(self):
+        r, prefix = self.redis, "p"
+        r("XGROUP", "CREATE", f"{prefix}:requests", "ml-workers", "0", "MKSTREAM")
+        stop = threading.Event()
+
+        def fake_worker():  # dead-letters whatever arrives, like a worker at max deliveries
+            while not stop.is_set():
+                for eid, f in r.xrange(f"{prefix}:requests"):
+                    if not any(d.get("id") == f["id"] for _, d in r.xrange(f"{prefix}:dead")):
+                        flat = [x for kv in f.items() for x in kv]
+                        r("XADD", f"{prefix}:dead", "*", *flat, "error", "ValueError: inf",
+                          "deliveries", "3")
+                        body = json.dumps({"type": "about:blank", "title": "Internal Server Error",
+                                           "status": 500, "detail": "x", "instance": "/v1/predict",
+                                           "request_id": f["request_id"]})
+                        r("XADD", f["reply_to"], "*", "id", f["id"], "status", "500",
+                          "body", body)
+                time.sleep(0.1)
+
+        t = threading.Thread(target=fake_worker, daemon=True)
+        t.start()
+        try:
+            detail = streams.poison(r, prefix, max_deliveries=2, timeout=10)
+            self.assertIn("deliveries=3", detail)
+        finally:
+            stop.set()
+            t.join(5)
+
+    def test_crash_under_load_logic(self):
+        r = self.redis
+        r("XGROUP", "CREATE", "c:requests", "ml-workers", "0", "MKSTREAM")
+        ml = fake_ml()
+        gw = fake_gateway(ml.url)
+        calls = []
+        try:
+            detail = streams.crash_under_load(
+                gw.url, lambda: (calls.append("kill"), ml.paused.set()),
+                lambda: (calls.append("start"), ml.paused.clear()), r, "c",
+                timeout_ms=5000, total=120, inflight=8, kill_after=40)
+        finally:
+            gw.close()
+            ml.close()
+        self.assertEqual(calls, ["kill", "start"])
+        self.assertIn("120 answered", detail)
+
+
+if __name__ == "__main__":
+    try:
+        unittest.main(verbosity=2)
+    finally:
+        procs.kill_all()
+        subprocess.run(["true"])
