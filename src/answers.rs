@@ -357,3 +357,76 @@ impl Answers {
         Some(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{blueprint::Library, prompt::Scripted};
+
+    fn demo() -> Blueprint {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/blueprints");
+        Library::new(&[root]).unwrap().load("demo").unwrap()
+    }
+
+    fn flag(key: &str, value: &str) -> Input {
+        Input {
+            key: key.into(),
+            raw: Raw::Text(value.into()),
+            origin: Origin::Flag(format!("--set {key}")),
+        }
+    }
+
+    #[test]
+    fn prompts_only_for_unanswered_questions_and_skips_false_conditions() {
+        let bp = demo();
+        let mut p = Scripted::new(&["my-app", "", "", "", ""]);
+        let inputs = [flag("flavor", "vanilla"), flag("docs", "true")];
+        let a = resolve(&bp, &inputs, &BTreeMap::new(), Fill::Prompt, &mut p).unwrap();
+        assert_eq!(p.asked, ["project_name", "description", "toppings", "port"]);
+        assert_eq!(a.get("port"), Some(&Value::Int(8080)));
+        assert_eq!(a.get("cone"), None, "cone is asked only for chocolate");
+    }
+
+    #[test]
+    fn a_bad_typed_answer_is_asked_again_without_losing_earlier_ones() {
+        let bp = demo();
+        let mut p = Scripted::new(&[
+            "Bad Name",
+            "json",
+            "good-name",
+            "d",
+            "chocolate",
+            "",
+            "no",
+            "99999",
+            "80",
+            "large",
+        ]);
+        let a = resolve(&bp, &[], &BTreeMap::new(), Fill::Prompt, &mut p).unwrap();
+        assert_eq!(p.rejected.len(), 3, "{:?}", p.rejected);
+        assert!(p.rejected[1].contains("shadows"));
+        assert_eq!(a.str("project_name"), Some("good-name"));
+        assert_eq!(a.get("docs"), Some(&Value::Bool(false)));
+        assert_eq!(a.get("port"), Some(&Value::Int(80)));
+        assert_eq!(a.str("cone"), Some("large"));
+    }
+
+    #[test]
+    fn the_folder_name_is_the_default_project_name() {
+        let bp = demo();
+        let suggested = BTreeMap::from([("project_name".to_string(), Value::Str("from-dir".into()))]);
+        let a = resolve(&bp, &[], &suggested, Fill::Defaults, &mut crate::prompt::NoPrompt).unwrap();
+        assert_eq!(a.str("project_name"), Some("from-dir"));
+    }
+
+    #[test]
+    fn fail_mode_lists_every_missing_question() {
+        let bp = demo();
+        let err = resolve(&bp, &[], &BTreeMap::new(), Fill::Fail, &mut crate::prompt::NoPrompt)
+            .unwrap_err()
+            .to_string();
+        for key in ["project_name", "description", "flavor", "toppings", "docs", "port"] {
+            assert!(err.contains(key), "{key}: {err}");
+        }
+    }
+}

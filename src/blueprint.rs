@@ -247,6 +247,8 @@ pub struct Blueprint {
     pub questions: Vec<Question>,
     pub components: Vec<Component>,
     pub rules: Vec<FileRule>,
+    /// Commands shown after `new` (templates over the answers).
+    pub next_steps: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -261,6 +263,8 @@ struct RawBlueprint {
     components: Vec<RawComponent>,
     #[serde(default, rename = "file")]
     files: Vec<RawFileRule>,
+    #[serde(default)]
+    next_steps: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -439,6 +443,7 @@ impl Blueprint {
             questions,
             components,
             rules,
+            next_steps: raw.next_steps,
         })
     }
 

@@ -10,6 +10,17 @@ use crate::{
     prompt::Prompter,
 };
 
+/// Ctrl-C while a prompt is up: console restores the terminal mode and raises
+/// SIGINT; this shows the cursor again and exits 130. Nothing is written
+/// before the last prompt is answered, so nothing is left behind.
+pub fn exit_on_ctrl_c() {
+    let _ = ctrlc::set_handler(|| {
+        let _ = console::Term::stderr().show_cursor();
+        eprintln!();
+        std::process::exit(130);
+    });
+}
+
 #[derive(Default)]
 pub struct TermPrompter {
     theme: ColorfulTheme,

@@ -32,6 +32,9 @@ pub struct NewOptions {
 
 pub fn new(library: &Library, opts: &NewOptions, printer: &Printer) -> anyhow::Result<i32> {
     let interactive = !opts.yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if interactive {
+        term::exit_on_ctrl_c();
+    }
     let mut prompter = term::TermPrompter::default();
     new_with(library, opts, printer, interactive, &mut prompter)
 }
@@ -124,9 +127,7 @@ pub fn new_with(
             outcome.created.len()
         ),
     );
-    if let Some(steps) = next_steps(&files, &dir) {
-        printer.note(steps);
-    }
+    printer.note(next_steps(&blueprint, &answers, &dir)?);
     Ok(0)
 }
 
@@ -195,11 +196,17 @@ fn summary(blueprint: &Blueprint, answers: &Answers, files: &FileSet, dir: &Path
     out
 }
 
-fn next_steps(files: &FileSet, dir: &Path) -> Option<String> {
-    files.contains_key("Makefile").then(|| {
-        format!(
-            "\nNext steps:\n  cd {}\n  make install   # dependencies\n  make test      # every service's tests\n  make dev       # run the stack natively",
-            dir.display()
-        )
-    })
+/// The blueprint's next steps, after a `cd` into the new project.
+fn next_steps(blueprint: &Blueprint, answers: &Answers, dir: &Path) -> anyhow::Result<String> {
+    let ctx = render::context(answers);
+    let mut env = minijinja::Environment::new();
+    crate::filters::register(&mut env);
+    let mut out = format!("\nNext steps:\n  cd {}", dir.display());
+    for step in &blueprint.next_steps {
+        let line = env
+            .render_str(step, &ctx)
+            .map_err(|e| Error::blueprint(&blueprint.name, format!("next_steps: {e}")))?;
+        out.push_str(&format!("\n  {line}"));
+    }
+    Ok(out)
 }

@@ -121,10 +121,12 @@ def main(argv=None) -> int:
     rep = Reporter()
     wall0 = time.monotonic()
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGHUP, on_term)
+    def on_signal(signum, frame):
+        # Kill the children first: threads waiting on them return at once.
+        procs.interrupt()
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
 
     work, lock = work_dir(args.workdir)
     rep.info(f"braid e2e: combinations {', '.join(combo_name(*c) for c in args.combos)}; "

@@ -21,6 +21,18 @@ from .report import CheckFailed
 
 _registry_lock = threading.Lock()
 _registry: list["Proc"] = []
+# Set on Ctrl-C/SIGTERM: from then on nothing new is started.
+STOPPING = threading.Event()
+
+
+class Stopping(Exception):
+    """The harness is shutting down (interrupted)."""
+
+
+def interrupt() -> None:
+    """Called from the signal handler: stop starting things, kill what runs."""
+    STOPPING.set()
+    kill_all()
 
 
 def kill_all() -> None:
@@ -104,6 +116,8 @@ class Procs:
         self._counter = 0
 
     def start(self, name: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> Proc:
+        if STOPPING.is_set():
+            raise Stopping(f"not starting {name}: interrupted")
         self._counter += 1
         log = self.logdir / f"{self._counter:02d}-{name}.log"
         fh = open(log, "wb")
@@ -155,6 +169,8 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float,
         log: Path | None = None, stdin: str | None = None) -> CmdResult:
     """Run a command to completion; on timeout kill its whole process group."""
     start = time.monotonic()
+    if STOPPING.is_set():
+        return CmdResult(cmd, None, "not run: interrupted", 0.0)
     popen = subprocess.Popen(
         cmd,
         cwd=cwd,
