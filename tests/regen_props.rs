@@ -317,3 +317,9 @@ fn random_edits_survive_regen_on_the_demo_blueprint() {
     let library = Library::new(&[common::fixtures()]).unwrap();
     check_blueprint(&library, "demo");
 }
+
+#[test]
+fn random_edits_survive_regen_on_the_ml_gateway_blueprint() {
+    let library = Library::new(&[]).unwrap();
+    check_blueprint(&library, "ml-gateway");
+}

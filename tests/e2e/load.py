@@ -22,7 +22,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from harness import procs  # noqa: E402
 from harness.combo import COMBOS, HOSTILE_DESCRIPTION, Combo, Context, combo_name  # noqa: E402
 from harness.redisc import start_redis  # noqa: E402
 from harness.report import Reporter  # noqa: E402
-from run import ALIASES, cache_dir, find_braid  # noqa: E402
+from run import ALIASES, cache_dir, find_braid, work_dir  # noqa: E402
 
 LUA = """\
 wrk.method = "POST"
@@ -102,7 +101,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     rep = Reporter()
-    work = Path(tempfile.mkdtemp(prefix="braid-load-"))
+    work, lock = work_dir(None)
     lua = work / "post.lua"
     lua.write_text(LUA)
     ctx = Context(braid=braid, work=work, cache=cache, rep=rep,
@@ -114,12 +113,13 @@ def main() -> int:
             if name not in chosen:
                 continue
             c = Combo(ctx, gateway, transport)
-            c.root.mkdir(parents=True)
+            c.root.mkdir(parents=True, exist_ok=True)
             try:
                 ok = c.generate()
                 if ok:
                     _, c.redis = start_redis(c.procs, procs.free_port(), c.root / "redis")
-                    ok = c.install() and c.start()
+                    c.install()
+                    ok = c.ml_ok and c.gw_ok and c.start()
                 if not ok:
                     rows.append((name, None))
                     continue
@@ -138,6 +138,8 @@ def main() -> int:
         procs.kill_all()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+        if lock is not None:
+            lock.close()
 
     print(f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
           f"(after {args.warmup}s warm-up), POST /v1/predict one iris row, "

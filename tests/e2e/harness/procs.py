@@ -157,12 +157,14 @@ class CmdResult:
     def ok(self) -> bool:
         return self.rc == 0
 
-    def describe(self, tail: int = 40) -> str:
+    def describe(self, head: int = 15, tail: int = 35) -> str:
         status = "timed out" if self.rc is None else f"exit {self.rc}"
         lines = self.output.rstrip().splitlines()
-        shown = "\n".join(lines[-tail:])
-        more = f"(last {tail} of {len(lines)} lines)\n" if len(lines) > tail else ""
-        return f"$ {' '.join(self.cmd)}\n{status} after {self.secs:.1f}s\n{more}{shown}"
+        if len(lines) > head + tail:
+            cut = len(lines) - head - tail
+            lines = lines[:head] + [f"[... {cut} lines cut ...]"] + lines[-tail:]
+        shown = "\n".join(lines)
+        return f"$ {' '.join(self.cmd)}\n{status} after {self.secs:.1f}s\n{shown}"
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float,

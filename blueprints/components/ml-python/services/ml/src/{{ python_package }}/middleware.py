@@ -1,0 +1,70 @@
+"""Request ids, access logs and HTTP metrics, for every request (errors included)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .metrics import HTTP_DURATION, HTTP_REQUESTS
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+
+log = logging.getLogger(f"{__package__}.access")
+
+
+def request_id_from(header: str | None) -> str:
+    """The client's id when it is well-formed, else a new one (32 lowercase hex)."""
+    if header is not None and _VALID_REQUEST_ID.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (in `request.state.request_id` and the response's
+    X-Request-ID), then counts, times and logs it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_from(Headers(scope=scope).get(REQUEST_ID_HEADER))
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500  # what the client gets if the app raises before answering
+        start = time.perf_counter()
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            HTTP_DURATION.labels(method, route).observe(elapsed)
+            log.log(
+                logging.DEBUG if scope["path"] in _PROBES else logging.INFO,
+                "request",
+                extra={
+                    "method": method,
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                    "request_id": request_id,
+                },
+            )
