@@ -54,14 +54,9 @@ export function sendProblem(reply, status, detail, headers = {}) {
   return sendJson(reply, status, problemBody(status, detail, reply.request), PROBLEM_TYPE)
 }
 
-// The request path without the query string, percent-decoded like Go's
-// url.URL.Path.
+// The request path as the client sent it, percent-encoding kept, without the
+// query string (docs/ml-gateway-contract.md: `instance`).
 export function requestPath(url) {
   const q = url.indexOf('?')
-  const path = q === -1 ? url : url.slice(0, q)
-  try {
-    return decodeURIComponent(path)
-  } catch {
-    return path
-  }
+  return q === -1 ? url : url.slice(0, q)
 }

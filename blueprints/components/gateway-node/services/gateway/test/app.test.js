@@ -315,9 +315,9 @@ describe('routing', () => {
     })
   }
 
-  test('a percent-encoded path is reported decoded', async (t) => {
+  test('a percent-encoded path is reported as sent', async (t) => {
     const app = await testApp(t)
-    assertProblem(await app.inject({ method: 'GET', url: '/a%20b' }), 404, 'Not Found', '/a b')
+    assertProblem(await app.inject({ method: 'GET', url: '/a%20b' }), 404, 'Not Found', '/a%20b')
   })
 })
 

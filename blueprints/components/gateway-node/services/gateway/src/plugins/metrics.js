@@ -28,7 +28,7 @@ async function metrics(fastify) {
     registers: [registry],
   })
   const upstreamDuration = new client.Histogram({
-    name: 'gateway_upstream_duration_seconds',
+    name: 'gateway_upstream_request_duration_seconds',
     help: 'Time from sending a prediction upstream to its answer, by outcome.',
     labelNames: ['outcome'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
