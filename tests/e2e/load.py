@@ -22,7 +22,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -51,8 +50,14 @@ def to_ms(text: str) -> float:
 
 
 def parse_wrk(out: str) -> dict:
-    res = {"rps": float("nan"), "p50": float("nan"), "p99": float("nan"), "requests": 0,
-           "non2xx": 0, "errors": ""}
+    res = {
+        "rps": float("nan"),
+        "p50": float("nan"),
+        "p99": float("nan"),
+        "requests": 0,
+        "non2xx": 0,
+        "errors": "",
+    }
     if m := re.search(r"Requests/sec:\s+([\d.]+)", out):
         res["rps"] = float(m.group(1))
     for pct in ("50", "99"):
@@ -68,8 +73,18 @@ def parse_wrk(out: str) -> dict:
 
 
 def wrk(url: str, lua: Path, duration: int, conns: int, threads: int) -> tuple[dict, str]:
-    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency", "--timeout", "5s",
-           "-s", str(lua), url]
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{conns}",
+        f"-d{duration}s",
+        "--latency",
+        "--timeout",
+        "5s",
+        "-s",
+        str(lua),
+        url,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60).stdout
     return parse_wrk(out), out
 
@@ -104,8 +119,15 @@ def main() -> int:
     work, lock = work_dir(None)
     lua = work / "post.lua"
     lua.write_text(LUA)
-    ctx = Context(braid=braid, work=work, cache=cache, rep=rep,
-                  description=HOSTILE_DESCRIPTION, sentinel_dir=work, venv_cache=cache / "venvs")
+    ctx = Context(
+        braid=braid,
+        work=work,
+        cache=cache,
+        rep=rep,
+        description=HOSTILE_DESCRIPTION,
+        sentinel_dir=work,
+        venv_cache=cache / "venvs",
+    )
     rows = []
     try:
         for gateway, transport in COMBOS:
@@ -141,18 +163,25 @@ def main() -> int:
         if lock is not None:
             lock.close()
 
-    print(f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
-          f"(after {args.warmup}s warm-up), POST /v1/predict one iris row, "
-          f"{os.cpu_count()} cores shared by wrk and all services\n")
-    head = f"{'combination':<20} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'non-2xx':>8}  socket errors"
+    print(
+        f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
+        f"(after {args.warmup}s warm-up), POST /v1/predict one iris row, "
+        f"{os.cpu_count()} cores shared by wrk and all services\n"
+    )
+    head = (
+        f"{'combination':<20} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} "
+        f"{'non-2xx':>8}  socket errors"
+    )
     print(head)
     print("-" * len(head))
     for name, r in rows:
         if r is None:
             print(f"{name:<20} {'(did not start: see the checks above)':>45}")
             continue
-        print(f"{name:<20} {r['rps']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['requests']:>9} "
-              f"{r['non2xx']:>8}  {r['errors'] or '-'}")
+        print(
+            f"{name:<20} {r['rps']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['requests']:>9} "
+            f"{r['non2xx']:>8}  {r['errors'] or '-'}"
+        )
     return 0 if all(r is not None for _, r in rows) else 1
 
 

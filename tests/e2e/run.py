@@ -42,16 +42,29 @@ ALIASES = {"go-streams": "go-redis-streams", "node-streams": "node-redis-streams
 def parse_args(argv):
     names = [combo_name(g, t) for g, t in COMBOS]
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--combo", action="append", metavar="NAME",
-                   help=f"run only these combinations (repeatable): {', '.join(names)}")
+    p.add_argument(
+        "--combo",
+        action="append",
+        metavar="NAME",
+        help=f"run only these combinations (repeatable): {', '.join(names)}",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (repos, logs)")
-    p.add_argument("--skip-deps", action="store_true",
-                   help="do not run scripts/e2e-deps.sh (tools must be on PATH)")
-    p.add_argument("--fresh-venvs", action="store_true",
-                   help="build the ML venvs in the temp dir instead of reusing the cached ones "
-                        "(cached by a hash of the requirements files)")
-    p.add_argument("--workdir", help="make a fresh temp dir under this one (default: the fixed "
-                   "$TMPDIR/braid-e2e-work, wiped at the start of each run)")
+    p.add_argument(
+        "--skip-deps",
+        action="store_true",
+        help="do not run scripts/e2e-deps.sh (tools must be on PATH)",
+    )
+    p.add_argument(
+        "--fresh-venvs",
+        action="store_true",
+        help="build the ML venvs in the temp dir instead of reusing the cached ones "
+        "(cached by a hash of the requirements files)",
+    )
+    p.add_argument(
+        "--workdir",
+        help="make a fresh temp dir under this one (default: the fixed "
+        "$TMPDIR/braid-e2e-work, wiped at the start of each run)",
+    )
     args = p.parse_args(argv)
     chosen = []
     for c in args.combo or names:
@@ -64,8 +77,9 @@ def parse_args(argv):
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("BRAID_E2E_CACHE") or \
-        os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "braid-e2e")
+    base = os.environ.get("BRAID_E2E_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "braid-e2e"
+    )
     return Path(base)
 
 
@@ -74,20 +88,36 @@ def setup_tools(rep: Reporter, cache: Path, skip: bool) -> bool:
     os.environ["PATH"] = f"{cache / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     if not skip:
         t0 = time.monotonic()
-        res = subprocess.run(["bash", str(REPO / "scripts" / "e2e-deps.sh")],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1800,
-                             env={**os.environ, "BRAID_E2E_CACHE": str(cache)})
+        res = subprocess.run(
+            ["bash", str(REPO / "scripts" / "e2e-deps.sh")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=1800,
+            env={**os.environ, "BRAID_E2E_CACHE": str(cache)},
+        )
         out = res.stdout.decode(errors="replace").rstrip()
         if res.returncode != 0:
             rep.fail("setup: scripts/e2e-deps.sh", out)
             return False
         rep.ok("setup: scripts/e2e-deps.sh", f"{time.monotonic() - t0:.1f}s")
         rep.info("\n".join("    " + line for line in out.splitlines()[-8:]))
-    missing = [t for t in ("redis-server", "redis-cli", "hadolint", "actionlint", "composecheck",
-                           "go", "node", "npm", "make") if shutil.which(t) is None]
+    missing = [
+        t
+        for t in (
+            "redis-server",
+            "redis-cli",
+            "hadolint",
+            "actionlint",
+            "composecheck",
+            "go",
+            "node",
+            "npm",
+            "make",
+        )
+        if shutil.which(t) is None
+    ]
     if missing:
-        rep.fail("setup: tools on PATH", f"missing: {', '.join(missing)} "
-                 "(run scripts/e2e-deps.sh)")
+        rep.fail("setup: tools on PATH", f"missing: {', '.join(missing)} (run scripts/e2e-deps.sh)")
         return False
     return True
 
@@ -111,6 +141,20 @@ def work_dir(parent: str | None):
     return fixed, lock
 
 
+def prune_venvs(venvs: Path, keep: int = 4) -> None:
+    """Keep the cached ML venvs used most recently (each run touches the ones
+    it uses); a requirements change makes a new one, so old ones pile up."""
+    if not venvs.is_dir():
+        return
+    stamps = sorted(
+        venvs.glob("*/.braid-e2e-complete"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    complete = {p.parent for p in stamps[:keep]}
+    for d in venvs.iterdir():
+        if d.is_dir() and d not in complete:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def find_braid() -> Path | None:
     p = Path(os.environ.get("BRAID_BIN") or REPO / "target" / "debug" / "braid")
     return p.resolve() if p.is_file() and os.access(p, os.X_OK) else None
@@ -125,12 +169,14 @@ def main(argv=None) -> int:
         # Kill the children first: threads waiting on them return at once.
         procs.interrupt()
         raise KeyboardInterrupt(signal.Signals(signum).name)
+
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
 
     work, lock = work_dir(args.workdir)
-    rep.info(f"braid e2e: combinations {', '.join(combo_name(*c) for c in args.combos)}; "
-             f"work dir {work}")
+    rep.info(
+        f"braid e2e: combinations {', '.join(combo_name(*c) for c in args.combos)}; work dir {work}"
+    )
     interrupted = False
     try:
         cache = cache_dir()
@@ -139,14 +185,24 @@ def main(argv=None) -> int:
         rep.timings.setdefault("setup", []).append(("setup", time.monotonic() - t0, tools_ok))
         braid = find_braid()
         if braid is None:
-            rep.fail("setup: braid binary",
-                     f"not found: set BRAID_BIN or build {REPO / 'target/debug/braid'}")
+            rep.fail(
+                "setup: braid binary",
+                f"not found: set BRAID_BIN or build {REPO / 'target/debug/braid'}",
+            )
+        if not args.fresh_venvs:
+            prune_venvs(cache / "venvs")
         if tools_ok and braid is not None:
             sentinel = work / "sentinel"
             sentinel.mkdir()
-            ctx = Context(braid=braid, work=work, cache=cache, rep=rep,
-                          description=HOSTILE_DESCRIPTION, sentinel_dir=sentinel,
-                          venv_cache=None if args.fresh_venvs else cache / "venvs")
+            ctx = Context(
+                braid=braid,
+                work=work,
+                cache=cache,
+                rep=rep,
+                description=HOSTILE_DESCRIPTION,
+                sentinel_dir=sentinel,
+                venv_cache=None if args.fresh_venvs else cache / "venvs",
+            )
             for gateway, transport in args.combos:
                 Combo(ctx, gateway, transport).run_all()
             parity(rep, ctx)

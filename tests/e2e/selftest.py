@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Unit checks of the harness itself, on fakes (no braid, no generated repo).
 
-    python3 tests/e2e/selftest.py        (unittest; needs redis-server for two tests)
+python3 tests/e2e/selftest.py        (unittest; needs redis-server for two tests)
 """
 
 from __future__ import annotations
@@ -47,12 +47,14 @@ class ContractSuiteOnFakes(unittest.TestCase):
         cls.err.__exit__(None, None, None)
 
     def suite(self, deviation=None):
-        gws = [fake_gateway(self.ml.url, max_body=contract.MAX_BODY, deviation=deviation),
-               fake_gateway(f"http://127.0.0.1:{procs.closed_port()}"),
-               fake_gateway(self.slow.url, timeout_ms=contract.SLOW_TIMEOUT_MS),
-               fake_gateway(self.err.url)]
+        gws = [
+            fake_gateway(self.ml.url, max_body=contract.MAX_BODY, deviation=deviation),
+            fake_gateway(f"http://127.0.0.1:{procs.closed_port()}"),
+            fake_gateway(self.slow.url, timeout_ms=contract.SLOW_TIMEOUT_MS),
+            fake_gateway(self.err.url),
+        ]
         try:
-            bases = dict(zip(["main", "down", "slow", "err500"], [g.url for g in gws]))
+            bases = dict(zip(["main", "down", "slow", "err500"], [g.url for g in gws], strict=True))
             rep, records = quiet(), {}
             contract.run_cases(rep, "fake", "http", bases, records)
             return rep, records
@@ -63,16 +65,17 @@ class ContractSuiteOnFakes(unittest.TestCase):
     def test_faithful_fake_passes_every_case(self):
         rep, records = self.suite()
         self.assertEqual(rep.failed, 0, rep.out.getvalue())
-        self.assertEqual(len(records), len([c for c in contract.cases()
-                                            if "http" in c.transports]))
+        self.assertEqual(len(records), len([c for c in contract.cases() if "http" in c.transports]))
 
     def test_deviations_fail_and_parity_sees_them(self):
         rep_ok, rec_ok = self.suite()
         rep_bad, rec_bad = self.suite("charset")
         failed = [n for n, _ in rep_bad.failures]
         self.assertIn("fake contract predict", failed)
-        self.assertIn("Content-Type 'application/json; charset=utf-8'",
-                      dict(rep_bad.failures)["fake contract predict"])
+        self.assertIn(
+            "Content-Type 'application/json; charset=utf-8'",
+            dict(rep_bad.failures)["fake contract predict"],
+        )
         diffs = contract.diff(rec_ok["predict"], rec_bad["predict"])
         self.assertEqual(len(diffs), 1, diffs)
         self.assertTrue(diffs[0].startswith("content-type:"))
@@ -80,8 +83,10 @@ class ContractSuiteOnFakes(unittest.TestCase):
         self.assertEqual(rec_ok["malformed-json"], rec_bad["malformed-json"])
         self.assertEqual(rec_ok["malformed-json"]["body"]["request_id"], "same-as-header")
         rep_allow, _ = self.suite("allow")
-        self.assertIn("Allow 'GET, POST', contract says 'POST'",
-                      dict(rep_allow.failures)["fake contract wrong-method-get"])
+        self.assertIn(
+            "Allow 'GET, POST', contract says 'POST'",
+            dict(rep_allow.failures)["fake contract wrong-method-get"],
+        )
 
     def test_slow_upstream_is_504_in_time_and_headers_forwarded(self):
         gw = fake_gateway(self.slow.url, timeout_ms=contract.SLOW_TIMEOUT_MS)
@@ -101,10 +106,20 @@ class Normalize(unittest.TestCase):
         case = next(c for c in contract.cases() if c.name == "malformed-json-no-request-id")
 
         def resp(rid, detail):
-            body = {"type": "about:blank", "title": "Bad Request", "status": 400,
-                    "detail": detail, "instance": "/v1/predict", "request_id": rid}
-            return Resp(400, {"x-request-id": rid, "content-type": contract.PROBLEM},
-                        json.dumps(body).encode(), 0.01)
+            body = {
+                "type": "about:blank",
+                "title": "Bad Request",
+                "status": 400,
+                "detail": detail,
+                "instance": "/v1/predict",
+                "request_id": rid,
+            }
+            return Resp(
+                400,
+                {"x-request-id": rid, "content-type": contract.PROBLEM},
+                json.dumps(body).encode(),
+                0.01,
+            )
 
         a = contract.normalize(case, resp("a" * 32, "one"))
         b = contract.normalize(case, resp("b" * 32, "another"))
@@ -113,12 +128,17 @@ class Normalize(unittest.TestCase):
         self.assertEqual(a["body"]["request_id"], "same-as-header")
         c = contract.normalize(case, resp("c" * 32, "x"))
         c["body"]["title"] = "Bad request"
-        self.assertEqual(contract.diff(a, c), ['body: go={"instance": "/v1/predict", '
-                                               '"request_id": "same-as-header", "status": 400, '
-                                               '"title": "Bad Request", "type": "about:blank"} '
-                                               'node={"instance": "/v1/predict", "request_id": '
-                                               '"same-as-header", "status": 400, "title": '
-                                               '"Bad request", "type": "about:blank"}'])
+        self.assertEqual(
+            contract.diff(a, c),
+            [
+                'body: go={"instance": "/v1/predict", '
+                '"request_id": "same-as-header", "status": 400, '
+                '"title": "Bad Request", "type": "about:blank"} '
+                'node={"instance": "/v1/predict", "request_id": '
+                '"same-as-header", "status": 400, "title": '
+                '"Bad request", "type": "about:blank"}'
+            ],
+        )
 
 
 class Reporting(unittest.TestCase):
@@ -141,8 +161,9 @@ class Reporting(unittest.TestCase):
         self.assertIn("go-http", table[0])
         self.assertIn("node-http", table[0])
         self.assertTrue(any(line.startswith("lint") and "!" in line for line in table))
-        self.assertTrue(any(line.startswith("install") and line.rstrip().endswith("s")
-                            for line in table))
+        self.assertTrue(
+            any(line.startswith("install") and line.rstrip().endswith("s") for line in table)
+        )
 
     def test_redis_skip_detection(self):
         pytest_out = "SKIPPED [2] tests/test_worker.py:12: REDIS_URL not set\n3 passed"
@@ -163,16 +184,18 @@ class Processes(unittest.TestCase):
 
     def test_kill_all_stops_started_processes(self):
         with tempfile.TemporaryDirectory() as d:
-            p = procs.Procs(Path(d)).start("sleeper", ["bash", "-c", "sleep 60 & sleep 60"],
-                                           Path(d), {"PATH": "/usr/bin:/bin"})
+            p = procs.Procs(Path(d)).start(
+                "sleeper", ["bash", "-c", "sleep 60 & sleep 60"], Path(d), {"PATH": "/usr/bin:/bin"}
+            )
             self.assertTrue(p.alive())
             procs.kill_all()
             self.assertFalse(p.alive())
 
     def test_wait_until_reports_exit_with_log(self):
         with tempfile.TemporaryDirectory() as d:
-            p = procs.Procs(Path(d)).start("dies", ["bash", "-c", "echo boom; exit 3"], Path(d),
-                                           {"PATH": "/usr/bin:/bin"})
+            p = procs.Procs(Path(d)).start(
+                "dies", ["bash", "-c", "echo boom; exit 3"], Path(d), {"PATH": "/usr/bin:/bin"}
+            )
             with self.assertRaises(CheckFailed) as e:
                 procs.wait_until(lambda: False, timeout=10, what="x", proc=p)
             self.assertIn("boom", str(e.exception))
@@ -181,8 +204,14 @@ class Processes(unittest.TestCase):
     def test_oversized_body_answer_read_after_early_close(self):
         gw = fake_gateway("http://127.0.0.1:1", max_body=100)
         try:
-            r = request("POST", gw.url, "/v1/predict", b"x" * 2_000_000,
-                        {"Content-Type": "application/json"}, timeout=5)
+            r = request(
+                "POST",
+                gw.url,
+                "/v1/predict",
+                b"x" * 2_000_000,
+                {"Content-Type": "application/json"},
+                timeout=5,
+            )
             self.assertEqual(r.status, 413)
         finally:
             gw.close()
@@ -206,16 +235,30 @@ class StreamsLogicOnFakes(unittest.TestCase):
 
         def fake_worker():  # dead-letters whatever arrives, like a worker at max deliveries
             while not stop.is_set():
-                for eid, f in r.xrange(f"{prefix}:requests"):
+                for _, f in r.xrange(f"{prefix}:requests"):
                     if not any(d.get("id") == f["id"] for _, d in r.xrange(f"{prefix}:dead")):
                         flat = [x for kv in f.items() for x in kv]
-                        r("XADD", f"{prefix}:dead", "*", *flat, "error", "ValueError: inf",
-                          "deliveries", "3")
-                        body = json.dumps({"type": "about:blank", "title": "Internal Server Error",
-                                           "status": 500, "detail": "x", "instance": "/v1/predict",
-                                           "request_id": f["request_id"]})
-                        r("XADD", f["reply_to"], "*", "id", f["id"], "status", "500",
-                          "body", body)
+                        r(
+                            "XADD",
+                            f"{prefix}:dead",
+                            "*",
+                            *flat,
+                            "error",
+                            "ValueError: inf",
+                            "deliveries",
+                            "3",
+                        )
+                        body = json.dumps(
+                            {
+                                "type": "about:blank",
+                                "title": "Internal Server Error",
+                                "status": 500,
+                                "detail": "x",
+                                "instance": "/v1/predict",
+                                "request_id": f["request_id"],
+                            }
+                        )
+                        r("XADD", f["reply_to"], "*", "id", f["id"], "status", "500", "body", body)
                 time.sleep(0.1)
 
         t = threading.Thread(target=fake_worker, daemon=True)
@@ -235,9 +278,16 @@ class StreamsLogicOnFakes(unittest.TestCase):
         calls = []
         try:
             detail = streams.crash_under_load(
-                gw.url, lambda: (calls.append("kill"), ml.paused.set()),
-                lambda: (calls.append("start"), ml.paused.clear()), r, "c",
-                timeout_ms=5000, total=120, inflight=8, kill_after=40)
+                gw.url,
+                lambda: (calls.append("kill"), ml.paused.set()),
+                lambda: (calls.append("start"), ml.paused.clear()),
+                r,
+                "c",
+                timeout_ms=5000,
+                total=120,
+                inflight=8,
+                kill_after=40,
+            )
         finally:
             gw.close()
             ml.close()

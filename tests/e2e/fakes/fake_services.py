@@ -16,17 +16,35 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-          413: "Content Too Large", 415: "Unsupported Media Type",
-          422: "Unprocessable Content", 500: "Internal Server Error", 502: "Bad Gateway",
-          503: "Service Unavailable", 504: "Gateway Timeout"}
-PROBS = {"setosa": {"setosa": 0.97, "versicolor": 0.03, "virginica": 0.0},
-         "virginica": {"setosa": 0.0, "versicolor": 0.1, "virginica": 0.9}}
+TITLES = {
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+PROBS = {
+    "setosa": {"setosa": 0.97, "versicolor": 0.03, "virginica": 0.0},
+    "virginica": {"setosa": 0.0, "versicolor": 0.1, "virginica": 0.9},
+}
 
 
 def problem(status, path, rid, detail="x"):
-    return json.dumps({"type": "about:blank", "title": TITLES[status], "status": status,
-                       "detail": detail, "instance": path, "request_id": rid}).encode()
+    return json.dumps(
+        {
+            "type": "about:blank",
+            "title": TITLES[status],
+            "status": status,
+            "detail": detail,
+            "instance": path,
+            "request_id": rid,
+        }
+    ).encode()
 
 
 class _Server:
@@ -80,22 +98,36 @@ def fake_ml():
                 time.sleep(0.05)
             rows = body["instances"]
             if any(len(r) != 4 for r in rows):
-                return self.send(422, problem(422, self.path, self.rid, "need 4 features"),
-                                 "application/problem+json")
+                return self.send(
+                    422,
+                    problem(422, self.path, self.rid, "need 4 features"),
+                    "application/problem+json",
+                )
             preds = []
             for r in rows:
                 label = "setosa" if r[2] < 2.5 else "virginica"
-                preds.append({"label": label, "class_id": 0 if label == "setosa" else 2,
-                              "probabilities": PROBS[label]})
-            self.send(200, json.dumps({"model_version": "iris-logreg-0123456789ab",
-                                       "predictions": preds}).encode())
+                preds.append(
+                    {
+                        "label": label,
+                        "class_id": 0 if label == "setosa" else 2,
+                        "probabilities": PROBS[label],
+                    }
+                )
+            self.send(
+                200,
+                json.dumps(
+                    {"model_version": "iris-logreg-0123456789ab", "predictions": preds}
+                ).encode(),
+            )
+
     server = _Server(H)
     server.paused = paused
     return server
 
 
-def fake_gateway(ml_url: str, timeout_ms: int = 5000, max_body: int = 1 << 20,
-                 deviation: str | None = None):
+def fake_gateway(
+    ml_url: str, timeout_ms: int = 5000, max_body: int = 1 << 20, deviation: str | None = None
+):
     """deviation: None (faithful), 'charset' (adds ; charset=utf-8 on
     success), 'allow' (Allow: GET, POST on 405)."""
 
@@ -105,8 +137,9 @@ def fake_gateway(ml_url: str, timeout_ms: int = 5000, max_body: int = 1 << 20,
             self.rid = rid if rid and RID_OK.match(rid) else secrets.token_hex(16)
 
         def fail(self, status, extra=None):
-            self.send(status, problem(status, self.path, self.rid), "application/problem+json",
-                      extra)
+            self.send(
+                status, problem(status, self.path, self.rid), "application/problem+json", extra
+            )
 
         def do_GET(self):
             self._rid()
@@ -163,9 +196,16 @@ def fake_gateway(ml_url: str, timeout_ms: int = 5000, max_body: int = 1 << 20,
             host, port = ml_url.split("//")[1].split(":")
             try:
                 c = http.client.HTTPConnection(host, int(port), timeout=timeout_ms / 1000)
-                c.request("POST", "/v1/predict", raw, {"Content-Type": "application/json",
-                                                       "X-Request-ID": self.rid,
-                                                       "traceparent": self._tp()})
+                c.request(
+                    "POST",
+                    "/v1/predict",
+                    raw,
+                    {
+                        "Content-Type": "application/json",
+                        "X-Request-ID": self.rid,
+                        "traceparent": self._tp(),
+                    },
+                )
                 r = c.getresponse()
                 data = r.read()
                 c.close()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import contract, streams
-from .httpc import HttpError, get, post_json, request, status_is
+from .httpc import HttpError, post_json, request, status_is
 from .procs import Proc, Procs, closed_port, free_port, must, run, wait_until
 from .redisc import Redis, start_redis
 from .report import CheckFailed, Reporter, expect
@@ -35,7 +35,7 @@ from .slowserver import SlowServer
 # and closers, non-ASCII. The `$(...)` and backticks would create SENTINEL
 # files if a shell ever evaluated the text.
 HOSTILE_DESCRIPTION = (
-    'Hostile "double" \'single\' back\\slash \\n \\u0041 tab\there\n'
+    "Hostile \"double\" 'single' back\\slash \\n \\u0041 tab\there\n"
     "second line # not a comment: key: value - [x] {a: b} "
     "{{ jinja }} {% raw %} {# c #} ${{ github.token }} ${HOME} "
     "$(touch SENTINEL) `touch SENTINEL` */ /* \"\"\" ''' <!-- --> </script> %s "
@@ -47,8 +47,10 @@ CHAOS_CLAIM_IDLE_MS = 500
 CHAOS_MAX_DELIVERIES = 2
 
 # Environment variables the generated services read: never inherited.
-_SERVICE_VARS = re.compile(r"^(GATEWAY_|ML_|REDIS_|STREAM_|LOG_LEVEL$|VIRTUAL_ENV$|PYTHONPATH$"
-                           r"|NODE_ENV$|PORT$|HOST$)")
+_SERVICE_VARS = re.compile(
+    r"^(GATEWAY_|ML_|REDIS_|STREAM_|LOG_LEVEL$|VIRTUAL_ENV$|PYTHONPATH$"
+    r"|NODE_ENV$|PORT$|HOST$)"
+)
 
 
 @dataclass
@@ -153,8 +155,10 @@ class Combo:
             with self.rep.phase(self.name, "test"):
                 self.test()
             if not (self.ml_ok and self.gw_ok):
-                self.rep.skip(self.label("runtime phases"),
-                              f"{'ML service' if not self.ml_ok else 'gateway'} not installed")
+                self.rep.skip(
+                    self.label("runtime phases"),
+                    f"{'ML service' if not self.ml_ok else 'gateway'} not installed",
+                )
                 return
             with self.rep.phase(self.name, "start"):
                 started = self.start()
@@ -173,12 +177,27 @@ class Combo:
 
     # generate -----------------------------------------------------------
     def generate(self) -> bool:
-        sentinel_desc = self.ctx.description.replace("SENTINEL", str(self.ctx.sentinel_dir / "pwned"))
-        cmd = [self.ctx.braid, "new", self.repo, "--name", self.project,
-               "--gateway", self.gateway, "--transport", self.transport,
-               "--set", f"description={sentinel_desc}", "--yes"]
-        ok = self.check("generate (braid new, hostile description)",
-                        lambda: must(self.run(cmd, self.root, timeout=120)))
+        sentinel_desc = self.ctx.description.replace(
+            "SENTINEL", str(self.ctx.sentinel_dir / "pwned")
+        )
+        cmd = [
+            self.ctx.braid,
+            "new",
+            self.repo,
+            "--name",
+            self.project,
+            "--gateway",
+            self.gateway,
+            "--transport",
+            self.transport,
+            "--set",
+            f"description={sentinel_desc}",
+            "--yes",
+        ]
+        ok = self.check(
+            "generate (braid new, hostile description)",
+            lambda: must(self.run(cmd, self.root, timeout=120)),
+        )
         if not ok:
             return False
 
@@ -186,24 +205,47 @@ class Combo:
             data = tomllib.loads((self.repo / "braid.toml").read_text())
             a = data.get("answers", {})
             expect(data.get("blueprint") == "ml-gateway", f"blueprint {data.get('blueprint')!r}")
-            expect(a.get("description") == sentinel_desc,
-                   f"braid.toml description {a.get('description')!r} != the one given")
-            for k, v in (("project_name", self.project), ("gateway", self.gateway),
-                         ("transport", self.transport)):
+            expect(
+                a.get("description") == sentinel_desc,
+                f"braid.toml description {a.get('description')!r} != the one given",
+            )
+            for k, v in (
+                ("project_name", self.project),
+                ("gateway", self.gateway),
+                ("transport", self.transport),
+            ):
                 expect(a.get(k) == v, f"braid.toml {k} = {a.get(k)!r}, expected {v!r}")
 
         self.check("braid.toml records the answers", answers)
 
         def layout():
-            need = ["README.md", "Makefile", "docker-compose.yml", ".env.example", ".gitignore",
-                    ".github/workflows/ci.yml", "contracts/openapi.yaml",
-                    "services/ml/Dockerfile", "services/ml/pyproject.toml",
-                    "services/ml/requirements.txt", "services/ml/requirements-dev.txt",
-                    "services/gateway/Dockerfile"]
-            need += ["services/gateway/go.mod", "services/gateway/go.sum",
-                     "services/gateway/cmd/gateway"] if self.gateway == "go" else \
-                    ["services/gateway/package.json", "services/gateway/package-lock.json",
-                     "services/gateway/src/server.js"]
+            need = [
+                "README.md",
+                "Makefile",
+                "docker-compose.yml",
+                ".env.example",
+                ".gitignore",
+                ".github/workflows/ci.yml",
+                "contracts/openapi.yaml",
+                "services/ml/Dockerfile",
+                "services/ml/pyproject.toml",
+                "services/ml/requirements.txt",
+                "services/ml/requirements-dev.txt",
+                "services/gateway/Dockerfile",
+            ]
+            need += (
+                [
+                    "services/gateway/go.mod",
+                    "services/gateway/go.sum",
+                    "services/gateway/cmd/gateway",
+                ]
+                if self.gateway == "go"
+                else [
+                    "services/gateway/package.json",
+                    "services/gateway/package-lock.json",
+                    "services/gateway/src/server.js",
+                ]
+            )
             missing = [p for p in need if not (self.repo / p).exists()]
             expect(not missing, f"missing: {missing}")
             wrong = "package.json" if self.gateway == "go" else "go.mod"
@@ -216,6 +258,7 @@ class Combo:
             expect(len(pkgs) == 1, f"no single ML package services/ml/src/*/__init__.py: {pkgs}")
             self.pkg = pkgs[0]
             return self.pkg
+
         self.ml_ok = self.check("ML package found", package)
 
         def parses():
@@ -226,19 +269,27 @@ class Combo:
                 json.loads((self.gw / "package-lock.json").read_text())
 
         self.check("pyproject.toml / package.json parse", parses)
-        self.check("no shell evaluated the description",
-                   lambda: expect(not (self.ctx.sentinel_dir / "pwned").exists(),
-                                  f"{self.ctx.sentinel_dir / 'pwned'} was created"))
-        self.check("braid check is clean right after new",
-                   lambda: must(self.run([self.ctx.braid, "check", self.repo], self.root,
-                                         timeout=60)))
+        self.check(
+            "no shell evaluated the description",
+            lambda: expect(
+                not (self.ctx.sentinel_dir / "pwned").exists(),
+                f"{self.ctx.sentinel_dir / 'pwned'} was created",
+            ),
+        )
+        self.check(
+            "braid check is clean right after new",
+            lambda: must(self.run([self.ctx.braid, "check", self.repo], self.root, timeout=60)),
+        )
         return True
 
     # install --------------------------------------------------------------
     def _venv_key(self) -> str:
+        """Hash of the requirements files without their comments (pip-compile
+        names the project in `# via` comments; they do not change the install)."""
         h = hashlib.sha256(sys.version.encode())
         for p in sorted(self.ml.glob("requirements*.txt")):
-            h.update(p.name.encode() + b"\0" + p.read_bytes())
+            lines = [re.sub(r"(^|\s)#.*$", "", line).strip() for line in p.read_text().splitlines()]
+            h.update(p.name.encode() + b"\0" + "\n".join(x for x in lines if x).encode())
         return h.hexdigest()[:16]
 
     def install_ml(self) -> bool:
@@ -256,8 +307,11 @@ class Combo:
                 shutil.rmtree(venv, ignore_errors=True)
                 must(self.run([sys.executable, "-m", "venv", venv], self.root, timeout=120))
             self.venv = venv
-            res = self.run([venv / "bin" / "python", "-m", "pip", "install",
-                            "-r", "requirements-dev.txt"], self.ml, timeout=1200)
+            res = self.run(
+                [venv / "bin" / "python", "-m", "pip", "install", "-r", "requirements-dev.txt"],
+                self.ml,
+                timeout=1200,
+            )
             must(res)
             stamp.touch()
             self.ctx.venvs[key] = venv
@@ -268,24 +322,32 @@ class Combo:
             return False
 
         def importable():
-            must(self.run(["python", "-c", f"import {self.pkg}"], self.ml, self.ml_env(),
-                          timeout=60))
+            must(
+                self.run(["python", "-c", f"import {self.pkg}"], self.ml, self.ml_env(), timeout=60)
+            )
 
         return self.check(f"ml: PYTHONPATH=src python -c 'import {self.pkg}'", importable)
 
     def install_gateway(self) -> bool:
         if self.gateway == "go":
-            ok = self.check("gateway: go mod download",
-                            lambda: must(self.run(["go", "mod", "download"], self.gw, timeout=600)))
+            ok = self.check(
+                "gateway: go mod download",
+                lambda: must(self.run(["go", "mod", "download"], self.gw, timeout=600)),
+            )
             self.gw_bin = self.root / "bin" / "gateway"
 
             def build():
-                must(self.run(["go", "build", "-o", self.gw_bin, "./cmd/gateway"], self.gw,
-                              timeout=600))
+                must(
+                    self.run(
+                        ["go", "build", "-o", self.gw_bin, "./cmd/gateway"], self.gw, timeout=600
+                    )
+                )
+
             return ok and self.check("gateway: go build ./cmd/gateway", build)
-        return self.check("gateway: npm ci",
-                          lambda: must(self.run(["npm", "ci", "--no-audit", "--no-fund"],
-                                                self.gw, timeout=600)))
+        return self.check(
+            "gateway: npm ci",
+            lambda: must(self.run(["npm", "ci", "--no-audit", "--no-fund"], self.gw, timeout=600)),
+        )
 
     def install(self) -> None:
         with ThreadPoolExecutor(2) as pool:
@@ -301,55 +363,85 @@ class Combo:
         def compose():
             if not (self.repo / ".env").exists():
                 shutil.copy(self.repo / ".env.example", self.repo / ".env")  # as the README says
-            res = self.run(["composecheck", "-f", "docker-compose.yml", self.repo], self.repo, env,
-                           timeout=60)
+            res = self.run(
+                ["composecheck", "-f", "docker-compose.yml", self.repo], self.repo, env, timeout=60
+            )
             must(res)
-            summary = json.loads(res.output[res.output.index("{"):])
+            summary = json.loads(res.output[res.output.index("{") :])
             names = [s["name"] for s in summary["services"]]
             if self.streams:
-                expect(any("redis" in (s.get("image") or "") for s in summary["services"]),
-                       f"no redis service in {names}")
+                expect(
+                    any("redis" in (s.get("image") or "") for s in summary["services"]),
+                    f"no redis service in {names}",
+                )
             return f"services {names}"
 
         self.check("docker-compose.yml valid (compose-spec loader)", compose)
         dockerfiles = sorted(self.repo.glob("services/*/Dockerfile"))
         for df in dockerfiles:
             rel = df.relative_to(self.repo)
-            self.check(f"hadolint {rel}",
-                       lambda rel=rel: must(self.run(["hadolint", rel], self.repo, env, timeout=60)))
+            self.check(
+                f"hadolint {rel}",
+                lambda rel=rel: must(self.run(["hadolint", rel], self.repo, env, timeout=60)),
+            )
         workflows = sorted((self.repo / ".github" / "workflows").glob("*.y*ml"))
-        self.check("actionlint .github/workflows",
-                   lambda: must(self.run(["actionlint", "-no-color",
-                                          *[w.relative_to(self.repo) for w in workflows]],
-                                         self.repo, env, timeout=120)))
-        self.check("Makefile parses (make -n)",
-                   lambda: must(self.run(["make", "-n"], self.repo, env, timeout=30)))
+        self.check(
+            "actionlint .github/workflows",
+            lambda: must(
+                self.run(
+                    ["actionlint", "-no-color", *[w.relative_to(self.repo) for w in workflows]],
+                    self.repo,
+                    env,
+                    timeout=120,
+                )
+            ),
+        )
+        self.check(
+            "Makefile parses (make -n)",
+            lambda: must(self.run(["make", "-n"], self.repo, env, timeout=30)),
+        )
 
     # lint ---------------------------------------------------------------------
     def lint(self) -> None:
         def ml():
-            self.check("ml: ruff check", lambda: must(self.run(
-                ["python", "-m", "ruff", "check", "."], self.ml, timeout=120)))
-            self.check("ml: ruff format --check", lambda: must(self.run(
-                ["python", "-m", "ruff", "format", "--check", "."], self.ml, timeout=120)))
+            self.check(
+                "ml: ruff check",
+                lambda: must(
+                    self.run(["python", "-m", "ruff", "check", "."], self.ml, timeout=120)
+                ),
+            )
+            self.check(
+                "ml: ruff format --check",
+                lambda: must(
+                    self.run(
+                        ["python", "-m", "ruff", "format", "--check", "."], self.ml, timeout=120
+                    )
+                ),
+            )
 
         def gw():
             if self.gateway == "go":
-                self.check("gateway: go vet ./...",
-                           lambda: must(self.run(["go", "vet", "./..."], self.gw, timeout=600)))
+                self.check(
+                    "gateway: go vet ./...",
+                    lambda: must(self.run(["go", "vet", "./..."], self.gw, timeout=600)),
+                )
 
                 def fmt():
                     res = self.run(["gofmt", "-l", "."], self.gw, timeout=60)
                     must(res)
                     expect(not res.output.strip(), f"not gofmt-ed:\n{res.output}")
+
                 self.check("gateway: gofmt -l", fmt)
             else:
-                self.check("gateway: npm run lint",
-                           lambda: must(self.run(["npm", "run", "lint"], self.gw, timeout=300)))
+                self.check(
+                    "gateway: npm run lint",
+                    lambda: must(self.run(["npm", "run", "lint"], self.gw, timeout=300)),
+                )
 
         with ThreadPoolExecutor(2) as pool:
-            jobs = ([pool.submit(ml)] if self.ml_ok else []) + \
-                   ([pool.submit(gw)] if self.gw_ok else [])
+            jobs = ([pool.submit(ml)] if self.ml_ok else []) + (
+                [pool.submit(gw)] if self.gw_ok else []
+            )
             for f in jobs:
                 f.result()
 
@@ -360,7 +452,7 @@ class Combo:
         hits = []
         for i, line in enumerate(lines):
             if re.search(r"skip", line, re.I):
-                window = " ".join(lines[i:i + 3])
+                window = " ".join(lines[i : i + 3])
                 if re.search(r"redis", window, re.I):
                     hits.append(line.strip())
         return hits
@@ -370,31 +462,62 @@ class Combo:
             res = self.run(cmd, cwd, env, timeout=1200)
             must(res)
             skips = self._redis_skips(res.output)
-            expect(not skips, "Redis tests were skipped although REDIS_URL is set:\n"
-                   + "\n".join(skips[:10]))
-            found = re.findall(summary_re, res.output, re.M)
-            return f"{res.secs:.0f}s; " + "; ".join(found[-3:])
+            expect(
+                not skips,
+                "Redis tests were skipped although REDIS_URL is set:\n" + "\n".join(skips[:10]),
+            )
+            if summary_re == "go":
+                counts = {
+                    k: len(re.findall(rf"^\s*--- {k.upper()}:", res.output, re.M))
+                    for k in ("pass", "skip", "fail")
+                }
+                found = [f"{v} {k}" for k, v in counts.items()]
+            else:
+                found = re.findall(summary_re, res.output, re.M)[-3:]
+            return f"{res.secs:.0f}s; " + "; ".join(found)
+
         self.check(what, go)
 
     def test(self) -> None:
-        ml_env = self.env(REDIS_URL=self.redis.url_db(1), STREAM_PREFIX=f"{self.prefix}t",
-                          PYTHONPATH="src")
+        ml_env = self.env(
+            REDIS_URL=self.redis.url_db(1), STREAM_PREFIX=f"{self.prefix}t", PYTHONPATH="src"
+        )
         gw_env = self.env(REDIS_URL=self.redis.url_db(2), STREAM_PREFIX=f"{self.prefix}u")
         with ThreadPoolExecutor(2) as pool:
             jobs = []
             if self.ml_ok:
-                jobs.append(pool.submit(
-                    self._tests, "ml: pytest (REDIS_URL set)",
-                    ["python", "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"],
-                    self.ml, ml_env, r"^=*\s*(\d+ passed.*?)\s*=*$"))
+                jobs.append(
+                    pool.submit(
+                        self._tests,
+                        "ml: pytest (REDIS_URL set)",
+                        ["python", "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"],
+                        self.ml,
+                        ml_env,
+                        r"^=*\s*(\d+ passed.*?)\s*=*$",
+                    )
+                )
             if self.gw_ok and self.gateway == "go":
-                jobs.append(pool.submit(self._tests, "gateway: go test -race ./... (REDIS_URL set)",
-                                        ["go", "test", "-race", "-count=1", "-v", "./..."],
-                                        self.gw, gw_env, r"^(ok\s+\S+.*)$"))
+                jobs.append(
+                    pool.submit(
+                        self._tests,
+                        "gateway: go test -race ./... (REDIS_URL set)",
+                        ["go", "test", "-race", "-count=1", "-v", "./..."],
+                        self.gw,
+                        gw_env,
+                        "go",
+                    )
+                )
             elif self.gw_ok:
-                jobs.append(pool.submit(self._tests, "gateway: npm test (REDIS_URL set)",
-                                        ["npm", "test"], self.gw, gw_env,
-                                        r"^[#ℹ] ((?:tests|pass|fail|skipped) \d+)$"))
+                jobs.append(
+                    pool.submit(
+                        self._tests,
+                        "gateway: npm test (REDIS_URL set)",
+                        ["npm", "test"],
+                        self.gw,
+                        gw_env,
+                        r"^[#ℹ] ((?:tests|pass|fail|skipped) \d+)$",
+                    )
+                )
             for j in jobs:
                 j.result()
 
@@ -402,14 +525,23 @@ class Combo:
     def ml_env(self, **extra) -> dict[str, str]:
         """Environment of the ML processes, run from services/ml with src/
         importable, as the generated Makefile and scripts/dev.sh do."""
-        return self.env(ML_HOST="127.0.0.1", LOG_LEVEL="info", REDIS_URL=self.redis.url,
-                        STREAM_PREFIX=self.prefix, PYTHONPATH="src", **extra)
+        return self.env(
+            ML_HOST="127.0.0.1",
+            LOG_LEVEL="info",
+            REDIS_URL=self.redis.url,
+            STREAM_PREFIX=self.prefix,
+            PYTHONPATH="src",
+            **extra,
+        )
 
     def start_worker(self) -> Proc:
-        env = self.ml_env(ML_WORKER_CLAIM_IDLE_MS=CHAOS_CLAIM_IDLE_MS,
-                          ML_WORKER_MAX_DELIVERIES=CHAOS_MAX_DELIVERIES)
-        self.worker = self.procs.start("worker", [self.venv / "bin" / "python", "-m",
-                                                  f"{self.pkg}.worker"], self.ml, env)
+        env = self.ml_env(
+            ML_WORKER_CLAIM_IDLE_MS=CHAOS_CLAIM_IDLE_MS,
+            ML_WORKER_MAX_DELIVERIES=CHAOS_MAX_DELIVERIES,
+        )
+        self.worker = self.procs.start(
+            "worker", [self.venv / "bin" / "python", "-m", f"{self.pkg}.worker"], self.ml, env
+        )
         return self.worker
 
     def wait_worker_ready(self, proc: Proc) -> None:
@@ -420,28 +552,48 @@ class Combo:
                 if isinstance(g, dict) and g.get("name") == streams.GROUP:
                     return g.get("consumers", 0) >= 1
             return False
-        wait_until(joined, timeout=60, interval=0.2, what="the worker to join group ml-workers",
-                   proc=proc)
 
-    def start_gateway(self, role: str, timeout_ms: int = STREAM_TIMEOUT_MS,
-                      ml_url: str | None = None, redis_url: str | None = None,
-                      prefix: str | None = None, wait_ready: bool = True,
-                      max_body: int = contract.MAX_BODY) -> str:
+        wait_until(
+            joined, timeout=60, interval=0.2, what="the worker to join group ml-workers", proc=proc
+        )
+
+    def start_gateway(
+        self,
+        role: str,
+        timeout_ms: int = STREAM_TIMEOUT_MS,
+        ml_url: str | None = None,
+        redis_url: str | None = None,
+        prefix: str | None = None,
+        wait_ready: bool = True,
+        max_body: int = contract.MAX_BODY,
+    ) -> str:
         port = free_port()
-        env = self.env(GATEWAY_HOST="127.0.0.1", GATEWAY_PORT=port,
-                       GATEWAY_UPSTREAM_TIMEOUT_MS=timeout_ms, GATEWAY_MAX_BODY_BYTES=max_body,
-                       GATEWAY_SHUTDOWN_TIMEOUT_MS=3000, LOG_LEVEL="info")
+        env = self.env(
+            GATEWAY_HOST="127.0.0.1",
+            GATEWAY_PORT=port,
+            GATEWAY_UPSTREAM_TIMEOUT_MS=timeout_ms,
+            GATEWAY_MAX_BODY_BYTES=max_body,
+            GATEWAY_SHUTDOWN_TIMEOUT_MS=3000,
+            LOG_LEVEL="info",
+        )
         if self.streams:
-            env.update(REDIS_URL=redis_url or self.redis.url, STREAM_PREFIX=prefix or self.prefix,
-                       GATEWAY_INSTANCE_ID=f"e2e-{role}")
+            env.update(
+                REDIS_URL=redis_url or self.redis.url,
+                STREAM_PREFIX=prefix or self.prefix,
+                GATEWAY_INSTANCE_ID=f"e2e-{role}",
+            )
         else:
             env["ML_URL"] = ml_url or ""
         cmd = [str(self.gw_bin)] if self.gateway == "go" else ["node", "src/server.js"]
         proc = self.procs.start(f"gateway-{role}", cmd, self.gw, env)
         base = f"http://127.0.0.1:{port}"
         path = "/readyz" if wait_ready else "/healthz"
-        wait_until(lambda: status_is(base, path, 200), timeout=30,
-                   what=f"gateway ({role}) {path} = 200", proc=proc)
+        wait_until(
+            lambda: status_is(base, path, 200),
+            timeout=30,
+            what=f"gateway ({role}) {path} = 200",
+            proc=proc,
+        )
         self.gateways[role] = (proc, base)
         return base
 
@@ -449,10 +601,12 @@ class Combo:
         self.redis("FLUSHALL")
 
         def train():
-            must(self.run(["python", "-m", f"{self.pkg}.train"], self.ml, self.ml_env(),
-                          timeout=300))
+            must(
+                self.run(["python", "-m", f"{self.pkg}.train"], self.ml, self.ml_env(), timeout=300)
+            )
             model = self.ml / "models" / "model.joblib"
             expect(model.exists(), f"{model} not written by {self.pkg}.train")
+
         if not self.check(f"ml: python -m {self.pkg}.train", train):
             return False
 
@@ -460,18 +614,30 @@ class Combo:
         self.ml_url = f"http://127.0.0.1:{ml_port}"
 
         def ml():
-            self.ml_proc = self.procs.start("ml", [self.venv / "bin" / "python", "-m", self.pkg],
-                                            self.ml, self.ml_env(ML_PORT=ml_port))
-            wait_until(lambda: status_is(self.ml_url, "/readyz", 200), timeout=60,
-                       what="ML /readyz = 200", proc=self.ml_proc)
+            self.ml_proc = self.procs.start(
+                "ml",
+                [self.venv / "bin" / "python", "-m", self.pkg],
+                self.ml,
+                self.ml_env(ML_PORT=ml_port),
+            )
+            wait_until(
+                lambda: status_is(self.ml_url, "/readyz", 200),
+                timeout=60,
+                what="ML /readyz = 200",
+                proc=self.ml_proc,
+            )
+
         if not self.check(f"ml: python -m {self.pkg} ready", ml):
             return False
         if self.streams:
-            if not self.check(f"ml: python -m {self.pkg}.worker joins the group",
-                              lambda: self.wait_worker_ready(self.start_worker())):
+            if not self.check(
+                f"ml: python -m {self.pkg}.worker joins the group",
+                lambda: self.wait_worker_ready(self.start_worker()),
+            ):
                 return False
-        ok = self.check("gateway (main) ready",
-                        lambda: self.start_gateway("main", ml_url=self.ml_url) and None)
+        ok = self.check(
+            "gateway (main) ready", lambda: self.start_gateway("main", ml_url=self.ml_url) and None
+        )
         if not ok:
             return False
 
@@ -483,44 +649,61 @@ class Combo:
             expect(label == "setosa", f"[5.1, 3.5, 1.4, 0.2] -> {label!r}, not setosa")
             self.ctx.prediction_bodies[self.name] = r.body
             return f"setosa in {r.secs * 1000:.0f}ms"
+
         ok = self.check("smoke: [5.1, 3.5, 1.4, 0.2] through the gateway is setosa", smoke)
 
         def smoke_bad():
-            r = request("POST", self.gateways["main"][1], "/v1/predict", '{"instances": [[5.1,',
-                        {"Content-Type": "application/json"})
+            r = request(
+                "POST",
+                self.gateways["main"][1],
+                "/v1/predict",
+                '{"instances": [[5.1,',
+                {"Content-Type": "application/json"},
+            )
             expect(400 <= r.status < 500, f"malformed body -> {r.short()}")
             return str(r.status)
+
         self.check("smoke: a malformed body gets a 4xx from the gateway", smoke_bad)
         return ok
 
     # contract -------------------------------------------------------------------
     def contract(self) -> None:
         bases = {"main": self.gateways["main"][1]}
-        with SlowServer(delay=contract.SLOW_TIMEOUT_MS / 1000 + 3) as slow, \
-                SlowServer(delay=0, status=500,
-                           body=b'{"detail": "boom"}') as err500:
+        with (
+            SlowServer(delay=contract.SLOW_TIMEOUT_MS / 1000 + 3) as slow,
+            SlowServer(delay=0, status=500, body=b'{"detail": "boom"}') as err500,
+        ):
+
             def start_others():
                 closed = closed_port()
                 if self.streams:
                     bases["down"] = self.start_gateway(
-                        "down", redis_url=f"redis://127.0.0.1:{closed}/0", wait_ready=False)
+                        "down", redis_url=f"redis://127.0.0.1:{closed}/0", wait_ready=False
+                    )
                     bases["slow"] = self.start_gateway(
-                        "slow", timeout_ms=contract.SLOW_TIMEOUT_MS, prefix=f"{self.prefix}slow")
+                        "slow", timeout_ms=contract.SLOW_TIMEOUT_MS, prefix=f"{self.prefix}slow"
+                    )
                 else:
                     bases["down"] = self.start_gateway(
-                        "down", ml_url=f"http://127.0.0.1:{closed}", wait_ready=False)
+                        "down", ml_url=f"http://127.0.0.1:{closed}", wait_ready=False
+                    )
                     bases["slow"] = self.start_gateway(
-                        "slow", timeout_ms=contract.SLOW_TIMEOUT_MS, ml_url=slow.url)
+                        "slow", timeout_ms=contract.SLOW_TIMEOUT_MS, ml_url=slow.url
+                    )
                     bases["err500"] = self.start_gateway("err500", ml_url=err500.url)
+
             self.check("gateways for down / slow upstreams started", start_others)
             records = self.ctx.records.setdefault(self.name, {})
             contract.run_cases(self.rep, self.name, self.transport, bases, records)
             if "slow" in bases:
-                self.check("forwards X-Request-ID and traceparent upstream",
-                           self.forwarding, bases["slow"], slow)
+                self.check(
+                    "forwards X-Request-ID and traceparent upstream",
+                    self.forwarding,
+                    bases["slow"],
+                    slow,
+                )
             if "slow" in self.gateways:
-                self.check("gateway drains an in-flight request on SIGTERM, exits 0",
-                           self.drain)
+                self.check("gateway drains an in-flight request on SIGTERM, exits 0", self.drain)
 
     def drain(self) -> None:
         """SIGTERM while a request is in flight: the request still gets its
@@ -530,10 +713,12 @@ class Combo:
 
         def call():
             try:
-                box["resp"] = post_json(sbase, "/v1/predict", {"instances": [contract.SETOSA]},
-                                        timeout=15)
+                box["resp"] = post_json(
+                    sbase, "/v1/predict", {"instances": [contract.SETOSA]}, timeout=15
+                )
             except HttpError as e:
                 box["err"] = e
+
         t = threading.Thread(target=call)
         t.start()
         time.sleep(0.3)
@@ -547,9 +732,14 @@ class Combo:
         tp = f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
         sent = []
         for rid, tparent in (("fwd-1", tp), ("fwd-2", "not-a-traceparent")):
-            r = request("POST", base, "/v1/predict", json.dumps({"instances": [contract.SETOSA]}),
-                        {"Content-Type": "application/json", "X-Request-ID": rid,
-                         "traceparent": tparent}, timeout=15)
+            r = request(
+                "POST",
+                base,
+                "/v1/predict",
+                json.dumps({"instances": [contract.SETOSA]}),
+                {"Content-Type": "application/json", "X-Request-ID": rid, "traceparent": tparent},
+                timeout=15,
+            )
             sent.append((rid, tparent, r.status))
         tp_re = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
         errs = []
@@ -559,8 +749,10 @@ class Combo:
             for rid, tparent, _ in sent:
                 f = seen.get(rid)
                 if f is None:
-                    errs.append(f"no stream entry with request_id {rid}; entries: "
-                                f"{[e for _, e in entries][:3]}")
+                    errs.append(
+                        f"no stream entry with request_id {rid}; entries: "
+                        f"{[e for _, e in entries][:3]}"
+                    )
                     continue
                 if not re.fullmatch(r"[0-9a-f]{32}", f.get("id", "")) or f.get("id") == rid:
                     errs.append(f"{rid}: correlation id {f.get('id')!r} is not a fresh 32-hex id")
@@ -589,8 +781,7 @@ class Combo:
             for rid, tparent, _ in sent:
                 got = seen.get(rid)
                 if got is None:
-                    errs.append(f"upstream never saw X-Request-ID {rid}; saw "
-                                f"{list(seen)[:5]}")
+                    errs.append(f"upstream never saw X-Request-ID {rid}; saw {list(seen)[:5]}")
                     continue
                 got_tp = got["headers"].get("traceparent")
                 if tparent == tp and got_tp != tp:
@@ -615,19 +806,29 @@ class Combo:
             w.popen.wait(timeout=10)
 
         def crash():
-            return streams.crash_under_load(base, kill_worker, self.start_worker, self.redis,
-                                            self.prefix, STREAM_TIMEOUT_MS)
+            return streams.crash_under_load(
+                base, kill_worker, self.start_worker, self.redis, self.prefix, STREAM_TIMEOUT_MS
+            )
+
         self.check("streams: 300 requests, 32 in flight, worker SIGKILLed and replaced", crash)
         if self.worker is None or not self.worker.alive():
-            self.rep.fail(self.label("streams: replacement worker alive"),
-                          self.worker.log_tail() if self.worker else "no worker")
+            self.rep.fail(
+                self.label("streams: replacement worker alive"),
+                self.worker.log_tail() if self.worker else "no worker",
+            )
             return
-        self.check("streams: poison entry -> dead letter + 500 reply",
-                   streams.poison, self.redis, self.prefix, CHAOS_MAX_DELIVERIES)
+        self.check(
+            "streams: poison entry -> dead letter + 500 reply",
+            streams.poison,
+            self.redis,
+            self.prefix,
+            CHAOS_MAX_DELIVERIES,
+        )
 
         def still_serves():
             r = post_json(base, "/v1/predict", {"instances": [contract.SETOSA]})
             expect(r.status == 200, r.short())
+
         self.check("streams: still serving after the poison entry", still_serves)
 
     # shutdown ----------------------------------------------------------------------
@@ -638,18 +839,27 @@ class Combo:
             t0 = time.monotonic()
             rc = proc.stop(timeout=8)
             secs = time.monotonic() - t0
-            expect(rc == 0, f"gateway exit code {rc} after SIGTERM "
-                   f"({'killed after 8s' if rc is None else f'{secs:.1f}s'})\n{proc.log_tail(10)}")
+            expect(
+                rc == 0,
+                f"gateway exit code {rc} after SIGTERM "
+                f"({'killed after 8s' if rc is None else f'{secs:.1f}s'})\n{proc.log_tail(10)}",
+            )
             if self.streams:
                 key = f"{self.prefix}:replies:e2e-main"
                 expect(self.redis("EXISTS", key) == 0, f"reply stream {key} left behind")
             return f"{secs:.1f}s"
-        self.check("gateway exits 0 on SIGTERM" + (" and deletes its reply stream"
-                                                   if self.streams else ""), gw)
+
+        self.check(
+            "gateway exits 0 on SIGTERM"
+            + (" and deletes its reply stream" if self.streams else ""),
+            gw,
+        )
         # The worker must exit 0 (contract); uvicorn re-raises SIGTERM after its
         # graceful shutdown, so the ML server may also end by that signal.
-        for name, p, codes in (("worker", self.worker, (0,)),
-                               ("ml", self.ml_proc, (0, -signal.SIGTERM))):
+        for name, p, codes in (
+            ("worker", self.worker, (0,)),
+            ("ml", self.ml_proc, (0, -signal.SIGTERM)),
+        ):
             if p is None or not p.alive():
                 continue
 
@@ -658,6 +868,7 @@ class Combo:
                 rc = p.stop(timeout=10)
                 expect(rc in codes, f"{name} exit code {rc} after SIGTERM\n{p.log_tail(10)}")
                 return f"exit {rc} after {time.monotonic() - t0:.1f}s"
+
             self.check(f"{name} exits cleanly on SIGTERM", stop)
 
 
@@ -679,5 +890,7 @@ def parity(rep: Reporter, ctx: Context) -> None:
         pa = ctx.prediction_bodies.get(f"go-{transport}")
         pb = ctx.prediction_bodies.get(f"node-{transport}")
         if pa and pb:
-            rep.check(f"parity {transport} smoke prediction bytes: go == node",
-                      lambda: expect(pa == pb, f"go:   {pa[:300]!r}\nnode: {pb[:300]!r}"))
+            rep.check(
+                f"parity {transport} smoke prediction bytes: go == node",
+                lambda pa=pa, pb=pb: expect(pa == pb, f"go:   {pa[:300]!r}\nnode: {pb[:300]!r}"),
+            )

@@ -37,9 +37,16 @@ JSON = "application/json"
 PROBLEM = "application/problem+json"
 
 TITLES = {
-    400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 413: "Content Too Large",
-    415: "Unsupported Media Type", 422: "Unprocessable Content", 500: "Internal Server Error",
-    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 
@@ -84,13 +91,26 @@ class Case:
 
 
 def _predict(name, rows, labels, **kw) -> Case:
-    return Case(name, "POST", "/v1/predict", body_of({"instances": rows}), kind="prediction",
-                labels=labels, **kw)
+    return Case(
+        name,
+        "POST",
+        "/v1/predict",
+        body_of({"instances": rows}),
+        kind="prediction",
+        labels=labels,
+        **kw,
+    )
 
 
 def _bad(name, body, status, **kw) -> Case:
-    return Case(name, "POST", "/v1/predict", body_of(body) if not isinstance(body, bytes) else body,
-                status=status, **kw)
+    return Case(
+        name,
+        "POST",
+        "/v1/predict",
+        body_of(body) if not isinstance(body, bytes) else body,
+        status=status,
+        **kw,
+    )
 
 
 def cases() -> list[Case]:
@@ -102,8 +122,12 @@ def cases() -> list[Case]:
         _predict("predict-batch", [SETOSA, VIRGINICA], ["setosa", "virginica"]),
         _predict("predict-integers", [[5, 3, 1, 0]], ["setosa"]),
         _predict("predict-256-rows", rows256, ["setosa", "virginica"] * 128),
-        _predict("content-type-with-charset", [SETOSA], ["setosa"],
-                 ctype="application/json; charset=utf-8"),
+        _predict(
+            "content-type-with-charset",
+            [SETOSA],
+            ["setosa"],
+            ctype="application/json; charset=utf-8",
+        ),
         # Request ids.
         _predict("request-id-generated", [SETOSA], ["setosa"], rid=None),
         _predict("request-id-invalid-chars", [SETOSA], ["setosa"], rid="has space/slash"),
@@ -118,8 +142,12 @@ def cases() -> list[Case]:
         # Content type: 415.
         _bad("content-type-text-plain", {"instances": [SETOSA]}, 415, ctype="text/plain"),
         _bad("content-type-missing", {"instances": [SETOSA]}, 415, ctype=None),
-        _bad("content-type-form", {"instances": [SETOSA]}, 415,
-             ctype="application/x-www-form-urlencoded"),
+        _bad(
+            "content-type-form",
+            {"instances": [SETOSA]},
+            415,
+            ctype="application/x-www-form-urlencoded",
+        ),
         # Wrong shape: 422 from the gateway.
         _bad("shape-top-level-array", [SETOSA], 422),
         _bad("shape-json-null", "null", 422),
@@ -136,35 +164,69 @@ def cases() -> list[Case]:
         _bad("shape-257-rows", {"instances": [SETOSA] * 257}, 422),
         # Wrong feature count: the ML service's 422, relayed.
         _bad("feature-count-3", {"instances": [[5.1, 3.5, 1.4]]}, 422, kind="relayed-problem"),
-        _bad("feature-count-5", {"instances": [[5.1, 3.5, 1.4, 0.2, 9.9]]}, 422,
-             kind="relayed-problem"),
+        _bad(
+            "feature-count-5",
+            {"instances": [[5.1, 3.5, 1.4, 0.2, 9.9]]},
+            422,
+            kind="relayed-problem",
+        ),
         # Size: 413.
         _bad("oversized-body", oversized, 413),
         # Routing: 404 / 405.
         Case("unknown-route", "GET", "/v2/predict", ctype=None, status=404),
         Case("unknown-route-root", "GET", "/", ctype=None, status=404),
-        Case("unknown-route-post", "POST", "/v1/predictions", body_of({"instances": [SETOSA]}),
-             status=404),
+        Case(
+            "unknown-route-post",
+            "POST",
+            "/v1/predictions",
+            body_of({"instances": [SETOSA]}),
+            status=404,
+        ),
         Case("wrong-method-get", "GET", "/v1/predict", ctype=None, status=405, allow="POST"),
         Case("wrong-method-delete", "DELETE", "/v1/predict", ctype=None, status=405, allow="POST"),
-        Case("wrong-method-put", "PUT", "/v1/predict", body_of({"instances": [SETOSA]}),
-             status=405, allow="POST"),
+        Case(
+            "wrong-method-put",
+            "PUT",
+            "/v1/predict",
+            body_of({"instances": [SETOSA]}),
+            status=405,
+            allow="POST",
+        ),
         # Health and metrics.
         Case("healthz", "GET", "/healthz", ctype=None, kind="health", health={"status": "ok"}),
         Case("readyz", "GET", "/readyz", ctype=None, kind="health", health={"status": "ready"}),
         Case("metrics", "GET", "/metrics", ctype=None, kind="metrics"),
         # Upstream down: 502; not ready: 503 + Retry-After.
         _bad("upstream-down", {"instances": [SETOSA]}, 502, target="down"),
-        Case("upstream-down-healthz", "GET", "/healthz", ctype=None, kind="health",
-             health={"status": "ok"}, target="down"),
-        Case("upstream-down-readyz", "GET", "/readyz", ctype=None, status=503, retry_after="1",
-             target="down"),
+        Case(
+            "upstream-down-healthz",
+            "GET",
+            "/healthz",
+            ctype=None,
+            kind="health",
+            health={"status": "ok"},
+            target="down",
+        ),
+        Case(
+            "upstream-down-readyz",
+            "GET",
+            "/readyz",
+            ctype=None,
+            status=503,
+            retry_after="1",
+            target="down",
+        ),
         # Upstream answers 5xx (HTTP only; a worker's 5xx replies are relayed as is).
-        _bad("upstream-500", {"instances": [SETOSA]}, 502, target="err500",
-             transports=("http",)),
+        _bad("upstream-500", {"instances": [SETOSA]}, 502, target="err500", transports=("http",)),
         # Upstream too slow: 504 after GATEWAY_UPSTREAM_TIMEOUT_MS, not long after.
-        _bad("upstream-slow", {"instances": [SETOSA]}, 504, target="slow",
-             min_secs=SLOW_TIMEOUT_MS / 1000 - 0.1, max_secs=SLOW_TIMEOUT_MS / 1000 + 2.0),
+        _bad(
+            "upstream-slow",
+            {"instances": [SETOSA]},
+            504,
+            target="slow",
+            min_secs=SLOW_TIMEOUT_MS / 1000 - 0.1,
+            max_secs=SLOW_TIMEOUT_MS / 1000 + 2.0,
+        ),
     ]
 
 
@@ -173,6 +235,7 @@ def send(case: Case, base: str, timeout: float = 15.0) -> Resp:
 
 
 # ---------------------------------------------------------------- the contract
+
 
 def check(case: Case, resp: Resp) -> str:
     """Raise CheckFailed listing every way resp breaks the contract."""
@@ -188,9 +251,11 @@ def check(case: Case, resp: Resp) -> str:
     if case.rid_expectation() == "echo":
         want(rid == sent, f"X-Request-ID {rid!r}, should echo the client's {sent!r}")
     else:
-        want(rid is not None and HEX32.match(rid) is not None,
-             f"X-Request-ID {rid!r}, should be a new 32 lowercase hex id"
-             + (f" (client sent invalid {sent[:40]!r})" if sent else ""))
+        want(
+            rid is not None and HEX32.match(rid) is not None,
+            f"X-Request-ID {rid!r}, should be a new 32 lowercase hex id"
+            + (f" (client sent invalid {sent[:40]!r})" if sent else ""),
+        )
     ctype = resp.header("content-type")
     body = None
     if case.kind != "metrics":
@@ -208,14 +273,20 @@ def check(case: Case, resp: Resp) -> str:
                 extra = body.keys() - PROBLEM_KEYS
                 want(not extra, f"problem body has extra keys {sorted(extra)}")
             want(body.get("type") == "about:blank", f"type {body.get('type')!r}")
-            want(body.get("title") == TITLES.get(case.status),
-                 f"title {body.get('title')!r}, contract says {TITLES.get(case.status)!r}")
+            want(
+                body.get("title") == TITLES.get(case.status),
+                f"title {body.get('title')!r}, contract says {TITLES.get(case.status)!r}",
+            )
             want(body.get("status") == case.status, f"body status {body.get('status')!r}")
             want(isinstance(body.get("detail"), str), f"detail {body.get('detail')!r} not a string")
-            want(body.get("instance") == case.path,
-                 f"instance {body.get('instance')!r}, should be the request path {case.path!r}")
-            want(body.get("request_id") == rid,
-                 f"request_id {body.get('request_id')!r} differs from X-Request-ID {rid!r}")
+            want(
+                body.get("instance") == case.path,
+                f"instance {body.get('instance')!r}, should be the request path {case.path!r}",
+            )
+            want(
+                body.get("request_id") == rid,
+                f"request_id {body.get('request_id')!r} differs from X-Request-ID {rid!r}",
+            )
         elif body is not None:
             errs.append(f"problem body is not an object: {body!r}")
     elif case.kind == "prediction":
@@ -226,24 +297,34 @@ def check(case: Case, resp: Resp) -> str:
         want(ctype == JSON, f"Content-Type {ctype!r}, contract says {JSON!r}")
         want(body == case.health, f"body {body!r}, contract says {case.health!r}")
     elif case.kind == "metrics":
-        want(ctype is not None and ctype.startswith("text/plain"),
-             f"Content-Type {ctype!r}, Prometheus text format is text/plain")
+        want(
+            ctype is not None and ctype.startswith("text/plain"),
+            f"Content-Type {ctype!r}, Prometheus text format is text/plain",
+        )
         want(b"# TYPE" in resp.body, "no '# TYPE' line: not Prometheus text format")
 
     if case.allow is not None:
-        want(resp.header("allow") == case.allow,
-             f"Allow {resp.header('allow')!r}, contract says {case.allow!r}")
+        want(
+            resp.header("allow") == case.allow,
+            f"Allow {resp.header('allow')!r}, contract says {case.allow!r}",
+        )
     if case.retry_after is not None:
-        want(resp.header("retry-after") == case.retry_after,
-             f"Retry-After {resp.header('retry-after')!r}, contract says {case.retry_after!r}")
+        want(
+            resp.header("retry-after") == case.retry_after,
+            f"Retry-After {resp.header('retry-after')!r}, contract says {case.retry_after!r}",
+        )
         if case.status == 503 and isinstance(body, dict):
             want(ctype == PROBLEM, f"Content-Type {ctype!r}, contract says {PROBLEM!r}")
     if case.min_secs is not None:
-        want(resp.secs >= case.min_secs, f"answered after {resp.secs:.2f}s, before the "
-             f"upstream timeout ({case.min_secs:.2f}s)")
+        want(
+            resp.secs >= case.min_secs,
+            f"answered after {resp.secs:.2f}s, before the upstream timeout ({case.min_secs:.2f}s)",
+        )
     if case.max_secs is not None:
-        want(resp.secs <= case.max_secs, f"answered after {resp.secs:.2f}s, "
-             f"more than {case.max_secs:.2f}s")
+        want(
+            resp.secs <= case.max_secs,
+            f"answered after {resp.secs:.2f}s, more than {case.max_secs:.2f}s",
+        )
     if errs:
         raise CheckFailed("\n".join(errs) + f"\nresponse: {resp.short()}")
     return f"{resp.status} in {resp.secs * 1000:.0f}ms"
@@ -254,24 +335,28 @@ def prediction_errors(body, labels: list[str]) -> list[str]:
     if not isinstance(body, dict):
         return [f"prediction body is not an object: {body!r}"]
     if set(body) != {"model_version", "predictions"}:
-        errs.append(f"prediction body keys {sorted(body)}, contract says "
-                    "['model_version', 'predictions']")
+        errs.append(
+            f"prediction body keys {sorted(body)}, contract says ['model_version', 'predictions']"
+        )
     mv = body.get("model_version")
     if not (isinstance(mv, str) and MODEL_VERSION.match(mv)):
         errs.append(f"model_version {mv!r} is not iris-logreg-<12 hex>")
     preds = body.get("predictions")
     if not isinstance(preds, list) or len(preds) != len(labels):
-        return errs + [f"{len(preds) if isinstance(preds, list) else preds!r} predictions "
-                       f"for {len(labels)} rows"]
-    for i, (p, label) in enumerate(zip(preds, labels)):
+        return errs + [
+            f"{len(preds) if isinstance(preds, list) else preds!r} predictions "
+            f"for {len(labels)} rows"
+        ]
+    for i, (p, label) in enumerate(zip(preds, labels, strict=True)):
         if not isinstance(p, dict):
             errs.append(f"prediction {i} not an object: {p!r}")
             continue
         if p.get("label") != label:
             errs.append(f"prediction {i}: label {p.get('label')!r}, expected {label!r}")
         if p.get("class_id") != CLASSES.index(label):
-            errs.append(f"prediction {i}: class_id {p.get('class_id')!r}, expected "
-                        f"{CLASSES.index(label)}")
+            errs.append(
+                f"prediction {i}: class_id {p.get('class_id')!r}, expected {CLASSES.index(label)}"
+            )
         probs = p.get("probabilities")
         if not isinstance(probs, dict) or set(probs) != set(CLASSES):
             errs.append(f"prediction {i}: probabilities {probs!r} should map the 3 classes")
@@ -287,6 +372,7 @@ def prediction_errors(body, labels: list[str]) -> list[str]:
 
 
 # ------------------------------------------------------ comparing two gateways
+
 
 def normalize(case: Case, resp: Resp | None) -> dict:
     """What must be equal between the Go and the Node.js gateway."""
@@ -317,8 +403,9 @@ def normalize(case: Case, resp: Resp | None) -> dict:
     if isinstance(body, dict):
         body = {k: v for k, v in body.items() if k != "detail"}
         if "request_id" in body:
-            body["request_id"] = "same-as-header" if body["request_id"] == rid \
-                else f"differs:{body['request_id']}"
+            body["request_id"] = (
+                "same-as-header" if body["request_id"] == rid else f"differs:{body['request_id']}"
+            )
     out["body"] = body
     return out
 
@@ -333,8 +420,9 @@ def diff(a: dict, b: dict, names=("go", "node")) -> list[str]:
     return lines
 
 
-def run_cases(rep, label: str, transport: str, bases: dict[str, str],
-              records: dict[str, dict]) -> None:
+def run_cases(
+    rep, label: str, transport: str, bases: dict[str, str], records: dict[str, dict]
+) -> None:
     """Send every case that applies to this transport, check it against the
     contract, and store its normalized answer in records (for parity)."""
     for case in cases():

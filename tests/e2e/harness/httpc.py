@@ -32,8 +32,11 @@ class Resp:
         body = self.body.decode(errors="replace")
         if len(body) > limit:
             body = body[:limit] + f"... ({len(self.body)} bytes)"
-        hdrs = ", ".join(f"{k}: {v}" for k, v in self.raw_headers
-                         if k.lower() in ("content-type", "x-request-id", "allow", "retry-after"))
+        hdrs = ", ".join(
+            f"{k}: {v}"
+            for k, v in self.raw_headers
+            if k.lower() in ("content-type", "x-request-id", "allow", "retry-after")
+        )
         return f"{self.status} [{hdrs}] {body}"
 
 
@@ -41,8 +44,14 @@ class HttpError(Exception):
     """No HTTP response at all (refused, reset, timed out)."""
 
 
-def request(method: str, base: str, path: str, body: bytes | str | None = None,
-            headers: dict[str, str] | None = None, timeout: float = 10.0) -> Resp:
+def request(
+    method: str,
+    base: str,
+    path: str,
+    body: bytes | str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> Resp:
     host, port = _host_port(base)
     if isinstance(body, str):
         body = body.encode()
@@ -65,8 +74,9 @@ def request(method: str, base: str, path: str, body: bytes | str | None = None,
         data = resp.read()
         raw = [(k, v) for k, v in resp.getheaders()]
     except (OSError, http.client.HTTPException) as e:
-        raise HttpError(f"{method} {base}{path}: {type(e).__name__}: {e} "
-                        f"after {time.monotonic() - start:.2f}s") from e
+        raise HttpError(
+            f"{method} {base}{path}: {type(e).__name__}: {e} after {time.monotonic() - start:.2f}s"
+        ) from e
     finally:
         conn.close()
     merged: dict[str, str] = {}

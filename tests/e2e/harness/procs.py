@@ -20,7 +20,7 @@ from pathlib import Path
 from .report import CheckFailed
 
 _registry_lock = threading.Lock()
-_registry: list["Proc"] = []
+_registry: list[Proc] = []
 # Set on Ctrl-C/SIGTERM: from then on nothing new is started.
 STOPPING = threading.Event()
 
@@ -167,8 +167,14 @@ class CmdResult:
         return f"$ {' '.join(self.cmd)}\n{status} after {self.secs:.1f}s\n{shown}"
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float,
-        log: Path | None = None, stdin: str | None = None) -> CmdResult:
+def run(
+    cmd: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float,
+    log: Path | None = None,
+    stdin: str | None = None,
+) -> CmdResult:
     """Run a command to completion; on timeout kill its whole process group."""
     start = time.monotonic()
     if STOPPING.is_set():
@@ -237,8 +243,9 @@ def closed_port() -> int:
     return free_port()
 
 
-def wait_until(pred, timeout: float, interval: float = 0.1, what: str = "condition",
-               proc: Proc | None = None):
+def wait_until(
+    pred, timeout: float, interval: float = 0.1, what: str = "condition", proc: Proc | None = None
+):
     """Poll pred() until it returns a truthy value; fail on timeout or when
     proc exits first (with the tail of its log)."""
     deadline = time.monotonic() + timeout

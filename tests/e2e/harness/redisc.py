@@ -31,15 +31,33 @@ class Redis:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
     def __call__(self, *args, timeout: float = 10.0):
-        cmd = ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), "-n", str(self.db),
-               "--json", *[str(a) for a in args]]
-        res = subprocess.run(cmd, capture_output=True, timeout=timeout,
-                             env={**os.environ, "REDISCLI_HISTFILE": "/dev/null"})
+        cmd = [
+            "redis-cli",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-n",
+            str(self.db),
+            "--json",
+            *[str(a) for a in args],
+        ]
+        res = subprocess.run(
+            cmd,
+            capture_output=True,
+            timeout=timeout,
+            env={**os.environ, "REDISCLI_HISTFILE": "/dev/null"},
+        )
         out = res.stdout.decode(errors="replace").strip()
-        if res.returncode != 0 or out.startswith(("error:", "(error)")) \
-                or "Could not connect" in out:
-            raise RedisError(f"redis-cli {' '.join(map(str, args))}: {out} "
-                             f"{res.stderr.decode(errors='replace').strip()}")
+        if (
+            res.returncode != 0
+            or out.startswith(("error:", "(error)"))
+            or "Could not connect" in out
+        ):
+            raise RedisError(
+                f"redis-cli {' '.join(map(str, args))}: {out} "
+                f"{res.stderr.decode(errors='replace').strip()}"
+            )
         if not out:
             return None
         try:
@@ -71,10 +89,25 @@ def start_redis(procs: Procs, port: int, workdir: Path):
     workdir.mkdir(parents=True, exist_ok=True)
     proc = procs.start(
         f"redis-{port}",
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no",
-         "--protected-mode", "no"],
-        cwd=workdir, env=dict(os.environ),
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
+        ],
+        cwd=workdir,
+        env=dict(os.environ),
     )
     r = Redis(port)
     wait_until(r.ping, timeout=15, what=f"redis-server on port {port}", proc=proc)

