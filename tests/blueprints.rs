@@ -144,3 +144,30 @@ fn every_embedded_template_renders_and_every_data_file_parses() {
         assert!(unused.is_empty(), "{name}: never rendered: {unused:?}");
     }
 }
+
+/// A `.gitignore` inside `blueprints/` would apply to braid's own repository
+/// and silently drop blueprint sources from commits (a `.env*` rule once hid
+/// `.env.example.j2`). Blueprints ship them as `.gitignore.j2`, which renders
+/// to the same file and which git does not read.
+#[test]
+fn blueprint_sources_hold_no_live_gitignore() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints");
+    let mut live = Vec::new();
+    let mut dirs = vec![root];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.file_name().is_some_and(|n| n == ".gitignore") {
+                live.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(live.is_empty(), "rename to .gitignore.j2: {live:?}");
+    let bp = Library::new(&[]).unwrap().load("ml-gateway").unwrap();
+    let files: BTreeSet<String> = bp.components.iter().flat_map(|c| c.files.keys().cloned()).collect();
+    for wanted in [".gitignore.j2", ".env.example.j2", "services/ml/.gitignore.j2"] {
+        assert!(files.contains(wanted), "ml-gateway lacks {wanted}: {files:?}");
+    }
+}
