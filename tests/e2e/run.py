@@ -9,6 +9,11 @@ start everything natively on free ports and check the gateway contract
 (docs/ml-gateway-contract.md), then the Redis Streams crash and poison
 tests. Afterwards the Go and Node.js gateways' answers are compared.
 
+The regeneration scenario (`--combo regen`) generates go/http, edits the
+gateway and the README by hand, switches braid.toml to redis-streams, runs
+`braid regen`, and puts the result through every go/redis-streams phase with
+the hand edits present (harness/regen.py).
+
     python3 tests/e2e/run.py [--combo go-http ...] [--keep] [--skip-deps] [--fresh-venvs]
 
 Standard library only. Prints one line per check, a timing table, and ends
@@ -34,13 +39,18 @@ sys.path.insert(0, str(HERE))
 
 from harness import procs  # noqa: E402
 from harness.combo import COMBOS, HOSTILE_DESCRIPTION, Combo, Context, combo_name, parity  # noqa: E402
+from harness.regen import RegenCombo  # noqa: E402
 from harness.report import Reporter  # noqa: E402
 
-ALIASES = {"go-streams": "go-redis-streams", "node-streams": "node-redis-streams"}
+ALIASES = {
+    "go-streams": "go-redis-streams",
+    "node-streams": "node-redis-streams",
+    "regen": RegenCombo.NAME,
+}
 
 
 def parse_args(argv):
-    names = [combo_name(g, t) for g, t in COMBOS]
+    names = [combo_name(g, t) for g, t in COMBOS] + [RegenCombo.NAME]
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--combo",
@@ -73,6 +83,7 @@ def parse_args(argv):
             p.error(f"unknown combination {c!r}; choose from {', '.join(names)}")
         chosen.append(c)
     args.combos = [gt for gt in COMBOS if combo_name(*gt) in chosen]
+    args.regen = RegenCombo.NAME in chosen
     return args
 
 
@@ -175,7 +186,9 @@ def main(argv=None) -> int:
 
     work, lock = work_dir(args.workdir)
     rep.info(
-        f"braid e2e: combinations {', '.join(combo_name(*c) for c in args.combos)}; work dir {work}"
+        f"braid e2e: combinations "
+        f"{', '.join([combo_name(*c) for c in args.combos] + [RegenCombo.NAME] * args.regen)}; "
+        f"work dir {work}"
     )
     interrupted = False
     try:
@@ -205,6 +218,8 @@ def main(argv=None) -> int:
             )
             for gateway, transport in args.combos:
                 Combo(ctx, gateway, transport).run_all()
+            if args.regen:
+                RegenCombo(ctx).run_all()
             parity(rep, ctx)
     except KeyboardInterrupt as e:
         interrupted = True

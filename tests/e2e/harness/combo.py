@@ -85,14 +85,21 @@ def combo_name(gateway: str, transport: str) -> str:
 
 
 class Combo:
-    def __init__(self, ctx: Context, gateway: str, transport: str) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        gateway: str,
+        transport: str,
+        name: str | None = None,
+        project: str | None = None,
+    ) -> None:
         self.ctx = ctx
         self.rep = ctx.rep
         self.gateway = gateway
         self.transport = transport
-        self.name = combo_name(gateway, transport)
+        self.name = name or combo_name(gateway, transport)
         self.streams = transport == "redis-streams"
-        self.project = f"e2e-{gateway}-{'streams' if self.streams else 'http'}"
+        self.project = project or f"e2e-{gateway}-{'streams' if self.streams else 'http'}"
         self.root = ctx.work / self.name
         self.repo = self.root / "repo"
         self.ml = self.repo / "services" / "ml"
@@ -177,9 +184,13 @@ class Combo:
 
     # generate -----------------------------------------------------------
     def generate(self) -> bool:
-        sentinel_desc = self.ctx.description.replace(
-            "SENTINEL", str(self.ctx.sentinel_dir / "pwned")
-        )
+        return self.braid_new(self.transport) and self.inspect()
+
+    @property
+    def description(self) -> str:
+        return self.ctx.description.replace("SENTINEL", str(self.ctx.sentinel_dir / "pwned"))
+
+    def braid_new(self, transport: str) -> bool:
         cmd = [
             self.ctx.braid,
             "new",
@@ -189,24 +200,26 @@ class Combo:
             "--gateway",
             self.gateway,
             "--transport",
-            self.transport,
+            transport,
             "--set",
-            f"description={sentinel_desc}",
+            f"description={self.description}",
             "--yes",
         ]
-        ok = self.check(
-            "generate (braid new, hostile description)",
+        return self.check(
+            f"generate (braid new --transport {transport}, hostile description)",
             lambda: must(self.run(cmd, self.root, timeout=120)),
         )
-        if not ok:
-            return False
+
+    def inspect(self) -> bool:
+        """The generated repo: answers, layout, parsable manifests, no shell
+        ran the description, and `braid check` clean."""
 
         def answers():
             data = tomllib.loads((self.repo / "braid.toml").read_text())
             a = data.get("answers", {})
             expect(data.get("blueprint") == "ml-gateway", f"blueprint {data.get('blueprint')!r}")
             expect(
-                a.get("description") == sentinel_desc,
+                a.get("description") == self.description,
                 f"braid.toml description {a.get('description')!r} != the one given",
             )
             for k, v in (
@@ -277,7 +290,7 @@ class Combo:
             ),
         )
         self.check(
-            "braid check is clean right after new",
+            "braid check is clean",
             lambda: must(self.run([self.ctx.braid, "check", self.repo], self.root, timeout=60)),
         )
         return True
