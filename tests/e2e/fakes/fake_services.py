@@ -15,19 +15,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from harness.contract import TITLES
+
 RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-TITLES = {
-    400: "Bad Request",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-    422: "Unprocessable Content",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 PROBS = {
     "setosa": {"setosa": 0.97, "versicolor": 0.03, "virginica": 0.0},
     "virginica": {"setosa": 0.0, "versicolor": 0.1, "virginica": 0.9},
