@@ -1,7 +1,8 @@
 //! Wall-clock benchmark of the braid binary: `cargo bench`.
 //!
 //! Times whole processes (what a user waits for): `braid list`, `braid new` of
-//! the largest embedded blueprint into a fresh folder, and a no-op
+//! the largest embedded blueprint with `--dry-run` (everything but the disk)
+//! and into a fresh folder, and a no-op
 //! `braid regen` and `braid check` on that project. Prints median and p90.
 
 use std::{
@@ -76,11 +77,30 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let (blueprint, files) = largest_blueprint();
-    println!("braid {} on {} ({files} files)", env!("CARGO_PKG_VERSION"), blueprint);
+    println!(
+        "braid {} on {} ({files} files), writing under {} (set TMPDIR to move it)",
+        env!("CARGO_PKG_VERSION"),
+        blueprint,
+        root.display()
+    );
 
     time("braid list", |_| {
         let mut c = braid();
         c.arg("list");
+        c
+    });
+    time(&format!("braid new {blueprint} --dry-run (no disk)"), |_| {
+        let mut c = braid();
+        c.args([
+            "new",
+            root.join("dry").to_str().unwrap(),
+            "-b",
+            &blueprint,
+            "--yes",
+            "--name",
+            "bench-app",
+            "--dry-run",
+        ]);
         c
     });
     time(&format!("braid new {blueprint} (fresh folder)"), |i| {

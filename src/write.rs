@@ -84,11 +84,23 @@ fn write_fresh(dir: &Path, files: &FileSet, config: &str, state: &State) -> Resu
         .prefix(".braid-new-")
         .tempdir_in(&parent)
         .with_context(|| format!("cannot create a temporary folder in {}", parent.display()))?;
-    for (path, file) in files {
-        put(&staging.path().join(path), &file.bytes, file.executable)?;
+    // Each folder once (the paths are sorted, so a parent comes before its
+    // children): on a slow disk every mkdir costs, even one that fails.
+    let root = staging.path();
+    let mut made = std::collections::BTreeSet::new();
+    for path in files.keys().map(String::as_str).chain([STATE_FILE]) {
+        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            if made.insert(parent.to_path_buf()) {
+                let dir = root.join(parent);
+                fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+        }
     }
-    put(&staging.path().join(CONFIG_FILE), config.as_bytes(), false)?;
-    put(&staging.path().join(STATE_FILE), state.to_json().as_bytes(), false)?;
+    for (path, file) in files {
+        put(&root.join(path), &file.bytes, file.executable)?;
+    }
+    put(&root.join(CONFIG_FILE), config.as_bytes(), false)?;
+    put(&root.join(STATE_FILE), state.to_json().as_bytes(), false)?;
     if dir.exists() {
         fs::remove_dir(dir).with_context(|| format!("cannot replace the empty folder {}", dir.display()))?;
     }
@@ -145,11 +157,8 @@ fn parent_of(dir: &Path) -> PathBuf {
     }
 }
 
-/// Writes a file whose folder may not exist yet.
+/// Writes a new file into an existing folder.
 fn put(path: &Path, bytes: &[u8], executable: bool) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    }
     fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
     set_executable(path, executable)
 }
