@@ -84,8 +84,8 @@ fn write_fresh(dir: &Path, files: &FileSet, config: &str, state: &State) -> Resu
         .prefix(".braid-new-")
         .tempdir_in(&parent)
         .with_context(|| format!("cannot create a temporary folder in {}", parent.display()))?;
-    // Each folder once (the paths are sorted, so a parent comes before its
-    // children): on a slow disk every mkdir costs, even one that fails.
+    // Each folder once: on a slow disk every mkdir costs, even one that
+    // fails because the folder exists.
     let root = staging.path();
     let mut made = std::collections::BTreeSet::new();
     for path in files.keys().map(String::as_str).chain([STATE_FILE]) {
