@@ -1,16 +1,22 @@
 //! The regen plan: for every file, base (what braid wrote last time, from
-//! `.braid/state.json`), ours (the disk now) and theirs (the new render) decide
-//! one action, as in the table of DESIGN.md section 5. Pure: no I/O here.
+//! `.braid/state.json`), ours (the disk now) and theirs (the new render)
+//! decide one action, as in the table of DESIGN.md section 5. Pure: the disk
+//! is read through [`Disk`], and nothing is written here.
+//!
+//! [`decide`] is that table as one function; [`plan`] walks every file
+//! through it, follows renamed paths, and derives the state to record.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{
+    fsx::{default_mode, keep_mode, Blocked, Found},
+    journal::{Txn, Write},
+    merge::{self, Merged},
     render::FileSet,
-    state::{Content, FileRecord, Ownership, State},
+    state::{beside, FileRecord, Ownership, State},
 };
 
-pub const OURS_LABEL: &str = "yours (on disk)";
-pub const THEIRS_LABEL: &str = "braid (new render)";
+pub use crate::merge::{OURS_LABEL, THEIRS_LABEL};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Action {
@@ -24,6 +30,10 @@ pub enum Action {
     Merge,
     /// Edited by the user and changed in the render, overlapping: written with conflict markers.
     Conflict,
+    /// Both changed, and the result cannot be a text with markers (a binary
+    /// file, or a merged YAML/TOML/JSON that no longer parses): the user's
+    /// file stays and braid's version is written beside it (`FILE.braid-new`).
+    ConflictBeside,
     /// Edited by the user, unchanged in the render: the user's file stays.
     KeepEdited,
     /// A scaffold file: the user's once written, never rewritten.
@@ -36,6 +46,9 @@ pub enum Action {
     KeepOrphan,
     /// Exists on disk but braid never wrote it: left alone.
     KeepForeign,
+    /// A symbolic link (or a file where a folder should be) is in the way:
+    /// braid never follows links, so the path is left alone.
+    KeepLinked,
 }
 
 impl Action {
@@ -45,13 +58,14 @@ impl Action {
             Action::Create => "Created",
             Action::Update => "Updated",
             Action::Merge => "Merged",
-            Action::Conflict => "Conflict",
+            Action::Conflict | Action::ConflictBeside => "Conflict",
             Action::KeepEdited => "Kept edits",
             Action::KeepScaffold => "Kept",
             Action::KeepDeleted => "Kept deleted",
             Action::Delete => "Deleted",
             Action::KeepOrphan => "Kept orphan",
             Action::KeepForeign => "Not braid's",
+            Action::KeepLinked => "Not followed",
         }
     }
 
@@ -59,8 +73,17 @@ impl Action {
     pub fn writes(self) -> bool {
         matches!(
             self,
-            Action::Create | Action::Update | Action::Merge | Action::Conflict | Action::Delete
+            Action::Create
+                | Action::Update
+                | Action::Merge
+                | Action::Conflict
+                | Action::ConflictBeside
+                | Action::Delete
         )
+    }
+
+    pub fn is_conflict(self) -> bool {
+        matches!(self, Action::Conflict | Action::ConflictBeside)
     }
 }
 
@@ -73,145 +96,257 @@ pub struct Step {
     pub moved_from: Option<String>,
     /// What the disk holds now (at `moved_from` for a move).
     pub ours: Option<Vec<u8>>,
-    /// What the disk will hold (None: the file is removed or left alone).
+    /// What the disk will hold at `path` (None: removed or left alone).
     pub result: Option<Vec<u8>>,
-    pub executable: bool,
+    /// The mode `result` is written with: the user's, where the file exists.
+    pub mode: u32,
+    /// For [`Action::ConflictBeside`]: braid's version, written to `FILE.braid-new`,
+    /// and what is at that path now.
+    pub beside: Option<(Vec<u8>, Option<Vec<u8>>)>,
+    /// For [`Action::KeepLinked`]: what is in the way.
+    pub blocked: Option<Blocked>,
+    /// Why, when the action needs a word (the parse error of a merged file).
+    pub note: Option<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Plan {
     pub steps: Vec<Step>,
-    pub state: Option<State>,
+    pub state: State,
 }
 
 impl Plan {
     pub fn changes(&self) -> impl Iterator<Item = &Step> {
         self.steps
             .iter()
-            .filter(|s| s.action.writes() || s.moved_from.is_some())
+            .filter(|s| s.action.writes() || (s.moved_from.is_some() && s.result.is_some()))
     }
 
-    pub fn conflicts(&self) -> usize {
-        self.steps.iter().filter(|s| s.action == Action::Conflict).count()
+    pub fn conflicts(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| s.action.is_conflict())
     }
-}
 
-/// The disk as the planner sees it.
-pub trait Disk {
-    fn read(&self, path: &str) -> Option<Vec<u8>>;
-}
-
-/// Where a plan is applied: the file system, or memory in tests.
-pub trait Sink {
-    fn write(&mut self, path: &str, bytes: &[u8], executable: bool) -> anyhow::Result<()>;
-    fn remove(&mut self, path: &str) -> anyhow::Result<()>;
-}
-
-impl Plan {
-    /// Applies every step; the caller writes the state last.
-    pub fn apply(&self, sink: &mut dyn Sink) -> anyhow::Result<()> {
+    /// The writes and removals that carry the plan out.
+    pub fn txn(&self) -> Txn {
+        let mut txn = Txn::default();
         for step in &self.steps {
             if let Some(bytes) = &step.result {
-                sink.write(&step.path, bytes, step.executable)?;
+                txn.writes.push(Write {
+                    path: step.path.clone(),
+                    bytes: bytes.clone(),
+                    mode: step.mode,
+                    // A move writes to a free path; otherwise the file as planned.
+                    expect: if step.moved_from.is_some() {
+                        None
+                    } else {
+                        step.ours.clone()
+                    },
+                });
             }
-            if let Some(from) = &step.moved_from {
-                sink.remove(from)?;
+            if let Some((bytes, now)) = &step.beside {
+                txn.writes.push(Write {
+                    path: beside(&step.path),
+                    bytes: bytes.clone(),
+                    mode: default_mode(false),
+                    expect: now.clone(),
+                });
+            }
+            match (&step.moved_from, &step.ours) {
+                (Some(from), Some(ours)) if step.result.is_some() => txn.removes.push((from.clone(), ours.clone())),
+                _ => {}
             }
             if step.action == Action::Delete {
-                sink.remove(&step.path)?;
+                if let Some(ours) = &step.ours {
+                    txn.removes.push((step.path.clone(), ours.clone()));
+                }
             }
+        }
+        txn
+    }
+
+    /// Applies the plan to an in-memory sink (tests, and the property test).
+    pub fn apply(&self, sink: &mut dyn Sink) -> anyhow::Result<()> {
+        let txn = self.txn();
+        for w in &txn.writes {
+            sink.write(&w.path, &w.bytes, w.mode & 0o111 != 0)?;
+        }
+        for (path, _) in &txn.removes {
+            sink.remove(path)?;
         }
         Ok(())
     }
 }
 
+/// The disk as the planner sees it. An error is an unreadable file: the
+/// plan stops rather than take it for a deleted one.
+pub trait Disk {
+    fn read(&self, path: &str) -> anyhow::Result<Found>;
+}
+
+/// Where a plan is applied in memory.
+pub trait Sink {
+    fn write(&mut self, path: &str, bytes: &[u8], executable: bool) -> anyhow::Result<()>;
+    fn remove(&mut self, path: &str) -> anyhow::Result<()>;
+}
+
+/// What regen knows of one path.
+#[derive(Debug, Clone, Copy)]
+pub struct Sides<'a> {
+    /// braid's last version (None: braid never wrote this path).
+    pub base: Option<&'a [u8]>,
+    /// The disk now.
+    pub ours: &'a Found,
+    /// The new render (None: no longer rendered).
+    pub theirs: Option<&'a [u8]>,
+    pub ownership: Ownership,
+    /// For merges of structured files: the path decides the parser.
+    pub path: &'a str,
+}
+
+/// What [`decide`] makes of a path: the action, and the bytes to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub action: Action,
+    pub result: Option<Vec<u8>>,
+    pub note: Option<String>,
+}
+
+impl Decision {
+    fn just(action: Action) -> Self {
+        Decision {
+            action,
+            result: None,
+            note: None,
+        }
+    }
+
+    fn write(action: Action, bytes: &[u8]) -> Self {
+        Decision {
+            action,
+            result: Some(bytes.to_vec()),
+            note: None,
+        }
+    }
+}
+
+/// The table of DESIGN.md section 5, one row per arm.
+pub fn decide(s: Sides<'_>) -> Decision {
+    let ours = match s.ours {
+        Found::Blocked(_) => return Decision::just(Action::KeepLinked),
+        Found::Missing => None,
+        Found::File { bytes, .. } => Some(bytes.as_slice()),
+    };
+    let Some(theirs) = s.theirs else {
+        // No longer rendered.
+        return match (ours, s.base) {
+            (None, _) => Decision::just(Action::Unchanged), // gone from both
+            (Some(o), Some(b)) if o == b => Decision::just(Action::Delete),
+            (Some(_), Some(_)) => Decision::just(Action::KeepOrphan),
+            (Some(_), None) => Decision::just(Action::KeepForeign),
+        };
+    };
+    match (s.base, ours) {
+        (None, None) => Decision::write(Action::Create, theirs),
+        (None, Some(o)) if o == theirs => Decision::just(Action::Unchanged),
+        (None, Some(_)) => Decision::just(Action::KeepForeign),
+        (Some(_), None) => Decision::just(Action::KeepDeleted),
+        (Some(_), Some(_)) if s.ownership == Ownership::Scaffold => Decision::just(Action::KeepScaffold),
+        (Some(_), Some(o)) if o == theirs => Decision::just(Action::Unchanged),
+        (Some(b), Some(o)) if o == b => Decision::write(Action::Update, theirs),
+        (Some(b), Some(_)) if b == theirs => Decision::just(Action::KeepEdited),
+        (Some(b), Some(o)) => match merge::merge(b, o, theirs) {
+            Merged::Clean(m) => match structure_broken(s.path, o, theirs, &m) {
+                Some(why) => Decision {
+                    action: Action::ConflictBeside,
+                    result: None,
+                    note: Some(why),
+                },
+                None => Decision::write(Action::Merge, &m),
+            },
+            Merged::Conflict(m) => Decision::write(Action::Conflict, &m),
+            Merged::Binary => Decision {
+                action: Action::ConflictBeside,
+                result: None,
+                note: Some("binary file: braid cannot merge it".into()),
+            },
+        },
+    }
+}
+
+/// A clean line merge of a YAML/TOML/JSON file can still be wrong: an edit
+/// inside a block the render removed lands in another block. When both
+/// sides parse and the merge does not, the merge is refused.
+fn structure_broken(path: &str, ours: &[u8], theirs: &[u8], merged: &[u8]) -> Option<String> {
+    let err = merge::check_structured(path, merged).err()?;
+    let sides_ok = merge::check_structured(path, ours).is_ok() && merge::check_structured(path, theirs).is_ok();
+    sides_ok.then(|| format!("the merged file no longer parses ({err})"))
+}
+
 /// Builds the plan. `moves` maps old paths to new ones for files whose path
-/// depends on an answer that changed (a renamed project).
+/// depends on an answer that changed (a renamed project). `new_state` is the
+/// state of the new render; the plan adjusts it to what regen leaves.
 pub fn plan(
     old: &State,
     new: &FileSet,
     moves: &BTreeMap<String, String>,
     disk: &dyn Disk,
     mut new_state: State,
-) -> Plan {
-    let mut steps = Vec::new();
-    // A move needs its old file on record and nothing in the way at the new path.
-    let moved_to: BTreeMap<&str, &str> = moves
-        .iter()
-        .filter(|(from, to)| {
-            from != to && old.files.contains_key(*from) && !old.files.contains_key(*to) && disk.read(to).is_none()
-        })
-        .map(|(f, t)| (t.as_str(), f.as_str()))
-        .collect();
+) -> anyhow::Result<Plan> {
+    // A move needs its old file on record, its new path rendered and free
+    // (on record and on disk), and is used only then.
+    let mut moved_to: BTreeMap<&str, &str> = BTreeMap::new();
+    for (from, to) in moves {
+        if from != to
+            && old.files.contains_key(from)
+            && new.contains_key(to)
+            && !old.files.contains_key(to)
+            && disk.read(to)? == Found::Missing
+        {
+            moved_to.insert(to, from);
+        }
+    }
     let moved_from: BTreeSet<&str> = moved_to.values().copied().collect();
 
+    let mut steps = Vec::new();
     for (path, file) in new {
         let from = moved_to.get(path.as_str()).copied();
         let base_path = from.unwrap_or(path);
-        let base = old.files.get(base_path);
-        let ours = disk.read(base_path);
-        let theirs = &file.bytes;
-        let mut step = Step {
-            path: path.clone(),
-            action: Action::Unchanged,
-            moved_from: from.map(str::to_string),
-            ours: ours.clone(),
-            result: None,
-            executable: file.executable,
-        };
-        let base_bytes = base.and_then(|b| b.content.to_bytes().ok());
-        step.action = match (base, base_bytes, ours) {
-            (None, _, None) => {
-                step.result = Some(theirs.clone());
-                Action::Create
-            }
-            (None, _, Some(o)) if &o == theirs => Action::Unchanged,
-            (None, _, Some(_)) => {
-                // A file braid never wrote sits where the render goes.
+        let rec = old.files.get(base_path);
+        let base_bytes = rec.and_then(|r| r.content.to_bytes().ok());
+        let ours = disk.read(base_path)?;
+        let decision = decide(Sides {
+            base: base_bytes.as_deref(),
+            ours: &ours,
+            theirs: Some(&file.bytes),
+            ownership: file.ownership,
+            path,
+        });
+        let mut step = step_for(path, decision, &ours, rec, file.executable);
+        match step.action {
+            Action::KeepForeign | Action::KeepLinked => {
                 new_state.files.remove(path);
-                Action::KeepForeign
             }
-            (Some(rec), _, None) if rec.deleted || file.ownership == Ownership::Managed => {
+            Action::KeepDeleted => {
                 if let Some(r) = new_state.files.get_mut(path) {
                     r.deleted = true;
                 }
-                Action::KeepDeleted
             }
-            (Some(_), _, None) => {
-                // A scaffold file the user deleted stays deleted too.
-                if let Some(r) = new_state.files.get_mut(path) {
-                    r.deleted = true;
-                }
-                Action::KeepDeleted
+            Action::Conflict => {
+                new_state.conflicts.insert(path.clone());
             }
-            (Some(_), _, Some(_)) if file.ownership == Ownership::Scaffold => Action::KeepScaffold,
-            (Some(_), None, Some(o)) => {
-                // Unreadable base (should not happen): keep the user's file.
-                step.ours = Some(o);
-                Action::KeepEdited
+            Action::ConflictBeside => {
+                new_state.conflicts.insert(path.clone());
+                let now = disk.read(&beside(path))?;
+                step.beside = Some((file.bytes.clone(), now.bytes().map(<[u8]>::to_vec)));
             }
-            (Some(_), Some(b), Some(o)) => {
-                if &o == theirs {
-                    Action::Unchanged
-                } else if o == b {
-                    step.result = Some(theirs.clone());
-                    Action::Update
-                } else if &b == theirs {
-                    Action::KeepEdited
-                } else {
-                    let (merged, clean) = merge(&b, &o, theirs);
-                    step.result = Some(merged);
-                    if clean {
-                        Action::Merge
-                    } else {
-                        Action::Conflict
-                    }
-                }
+            _ => {}
+        }
+        if from.is_some() && step.action != Action::KeepLinked {
+            step.moved_from = from.map(str::to_string);
+            // A move writes the new path even when the content stays.
+            if step.result.is_none() {
+                step.result.clone_from(&step.ours);
             }
-        };
-        // A move writes the new path even when the content stays.
-        if from.is_some() && step.result.is_none() && step.ours.is_some() {
-            step.result = step.ours.clone();
         }
         steps.push(step);
     }
@@ -220,69 +355,49 @@ pub fn plan(
         if new.contains_key(path) || moved_from.contains(path.as_str()) {
             continue;
         }
-        let ours = disk.read(path);
         let base = rec.content.to_bytes().ok();
-        let action = match (&ours, &base) {
-            (None, _) => continue, // gone from both: forget it
-            (Some(o), Some(b)) if o == b => Action::Delete,
-            _ => {
-                // Keep the record so that a later render of this path merges against it.
-                new_state.files.insert(path.clone(), rec.clone());
-                Action::KeepOrphan
-            }
-        };
-        steps.push(Step {
-            path: path.clone(),
-            action,
-            moved_from: None,
-            ours,
-            result: None,
-            executable: rec.executable,
+        let ours = disk.read(path)?;
+        let decision = decide(Sides {
+            base: base.as_deref(),
+            ours: &ours,
+            theirs: None,
+            ownership: rec.ownership,
+            path,
         });
+        if decision.action == Action::Unchanged {
+            continue; // gone from the render and from the disk: forgotten
+        }
+        if decision.action == Action::KeepOrphan {
+            // Keep the record so that a later render of this path merges against it.
+            new_state.files.insert(path.clone(), rec.clone());
+        }
+        steps.push(step_for(path, decision, &ours, Some(rec), rec.executable));
     }
     steps.sort_by(|a, b| a.path.cmp(&b.path));
-    Plan {
+    Ok(Plan {
         steps,
-        state: Some(new_state),
-    }
+        state: new_state,
+    })
 }
 
-/// A three-way line merge; overlapping changes get git-style conflict markers
-/// labelled with whose side is whose. Non-UTF-8 files cannot be merged: the
-/// user's bytes are kept and reported as a conflict.
-pub fn merge(base: &[u8], ours: &[u8], theirs: &[u8]) -> (Vec<u8>, bool) {
-    let (Ok(b), Ok(o), Ok(t)) = (
-        std::str::from_utf8(base),
-        std::str::from_utf8(ours),
-        std::str::from_utf8(theirs),
-    ) else {
-        return (ours.to_vec(), false);
+fn step_for(path: &str, d: Decision, ours: &Found, rec: Option<&FileRecord>, executable: bool) -> Step {
+    let mode = match ours {
+        Found::File { mode, .. } => keep_mode(*mode, rec.is_some_and(|r| r.executable), executable),
+        _ => default_mode(executable),
     };
-    let mut opts = diffy::MergeOptions::new();
-    opts.set_conflict_style(diffy::ConflictStyle::Merge);
-    match opts.merge(b, o, t) {
-        Ok(clean) => (clean.into_bytes(), true),
-        Err(conflicted) => {
-            let relabelled: String = conflicted
-                .split_inclusive('\n')
-                .map(|line| match line.trim_end_matches('\n') {
-                    "<<<<<<< ours" => format!("<<<<<<< {OURS_LABEL}\n"),
-                    ">>>>>>> theirs" => format!(">>>>>>> {THEIRS_LABEL}\n"),
-                    _ => line.to_string(),
-                })
-                .collect();
-            (relabelled.into_bytes(), false)
-        }
-    }
-}
-
-/// The state record for rendered bytes.
-pub fn record(bytes: &[u8], ownership: Ownership, executable: bool) -> FileRecord {
-    FileRecord {
-        ownership,
-        executable,
-        deleted: false,
-        content: Content::from_bytes(bytes),
+    Step {
+        path: path.to_string(),
+        action: d.action,
+        moved_from: None,
+        ours: ours.bytes().map(<[u8]>::to_vec),
+        result: d.result,
+        mode,
+        beside: None,
+        blocked: match ours {
+            Found::Blocked(b) => Some(b.clone()),
+            _ => None,
+        },
+        note: d.note,
     }
 }
 
@@ -290,31 +405,307 @@ pub fn record(bytes: &[u8], ownership: Ownership, executable: bool) -> FileRecor
 mod tests {
     use super::*;
 
+    fn file(bytes: &[u8]) -> Found {
+        Found::File {
+            bytes: bytes.to_vec(),
+            mode: 0o644,
+        }
+    }
+
+    fn run(base: Option<&[u8]>, ours: &Found, theirs: Option<&[u8]>, ownership: Ownership) -> Decision {
+        decide(Sides {
+            base,
+            ours,
+            theirs,
+            ownership,
+            path: "f.txt",
+        })
+    }
+
+    fn action(base: Option<&[u8]>, ours: &Found, theirs: Option<&[u8]>) -> Action {
+        run(base, ours, theirs, Ownership::Managed).action
+    }
+
+    // One test per row of DESIGN.md section 5, plus the rows it implies.
+
     #[test]
-    fn disjoint_edits_merge_cleanly() {
-        let base = "a\nb\nc\nd\ne\n";
-        let ours = "a\nB\nc\nd\ne\n";
-        let theirs = "a\nb\nc\nd\nE\n";
-        let (out, clean) = merge(base.as_bytes(), ours.as_bytes(), theirs.as_bytes());
-        assert!(clean);
-        assert_eq!(String::from_utf8(out).unwrap(), "a\nB\nc\nd\nE\n");
+    fn row_same_same_keeps() {
+        assert_eq!(action(Some(b"a\n"), &file(b"a\n"), Some(b"a\n")), Action::Unchanged);
     }
 
     #[test]
-    fn overlapping_edits_conflict_with_labels() {
-        let (out, clean) = merge(b"a\nb\nc\n", b"a\nmine\nc\n", b"a\nnew\nc\n");
-        assert!(!clean);
-        let out = String::from_utf8(out).unwrap();
-        assert_eq!(
-            out,
-            format!("a\n<<<<<<< {OURS_LABEL}\nmine\n=======\nnew\n>>>>>>> {THEIRS_LABEL}\nc\n")
+    fn row_unedited_and_changed_updates() {
+        let d = run(Some(b"a\n"), &file(b"a\n"), Some(b"b\n"), Ownership::Managed);
+        assert_eq!((d.action, d.result.as_deref()), (Action::Update, Some(&b"b\n"[..])));
+    }
+
+    #[test]
+    fn row_edited_and_unchanged_keeps_the_users_file() {
+        let d = run(Some(b"a\n"), &file(b"mine\n"), Some(b"a\n"), Ownership::Managed);
+        assert_eq!((d.action, d.result), (Action::KeepEdited, None));
+    }
+
+    #[test]
+    fn row_edited_and_changed_apart_merges() {
+        let d = run(
+            Some(b"a\nb\nc\nd\n"),
+            &file(b"A\nb\nc\nd\n"),
+            Some(b"a\nb\nc\nD\n"),
+            Ownership::Managed,
+        );
+        assert_eq!(d.action, Action::Merge);
+        assert_eq!(d.result.as_deref(), Some(&b"A\nb\nc\nD\n"[..]));
+    }
+
+    #[test]
+    fn row_edited_and_changed_on_the_same_line_conflicts_with_markers() {
+        let d = run(Some(b"a\n"), &file(b"mine\n"), Some(b"new\n"), Ownership::Managed);
+        assert_eq!(d.action, Action::Conflict);
+        assert!(merge::has_markers(d.result.as_deref().unwrap()));
+    }
+
+    #[test]
+    fn row_no_longer_rendered_and_unedited_deletes() {
+        assert_eq!(action(Some(b"a\n"), &file(b"a\n"), None), Action::Delete);
+    }
+
+    #[test]
+    fn row_no_longer_rendered_and_edited_keeps_with_a_warning() {
+        assert_eq!(action(Some(b"a\n"), &file(b"mine\n"), None), Action::KeepOrphan);
+    }
+
+    #[test]
+    fn row_deleted_by_the_user_stays_deleted() {
+        assert_eq!(action(Some(b"a\n"), &Found::Missing, Some(b"b\n")), Action::KeepDeleted);
+        let scaffold = run(Some(b"a\n"), &Found::Missing, Some(b"a\n"), Ownership::Scaffold);
+        assert_eq!(scaffold.action, Action::KeepDeleted);
+    }
+
+    #[test]
+    fn new_in_the_render_is_created() {
+        let d = run(None, &Found::Missing, Some(b"x\n"), Ownership::Managed);
+        assert_eq!((d.action, d.result.as_deref()), (Action::Create, Some(&b"x\n"[..])));
+    }
+
+    #[test]
+    fn a_file_braid_never_wrote_is_left_alone() {
+        assert_eq!(action(None, &file(b"user\n"), Some(b"x\n")), Action::KeepForeign);
+        assert_eq!(action(None, &file(b"x\n"), Some(b"x\n")), Action::Unchanged);
+        assert_eq!(action(None, &file(b"user\n"), None), Action::KeepForeign);
+    }
+
+    #[test]
+    fn scaffold_files_are_the_users_once_written() {
+        let d = run(Some(b"a\n"), &file(b"a\n"), Some(b"b\n"), Ownership::Scaffold);
+        assert_eq!((d.action, d.result), (Action::KeepScaffold, None));
+    }
+
+    #[test]
+    fn a_link_in_the_way_is_never_followed() {
+        let link = Found::Blocked(Blocked {
+            at: "f.txt".into(),
+            what: crate::fsx::BlockKind::Link,
+        });
+        for theirs in [Some(&b"b\n"[..]), None] {
+            for base in [Some(&b"a\n"[..]), None] {
+                assert_eq!(action(base, &link, theirs), Action::KeepLinked);
+            }
+        }
+    }
+
+    #[test]
+    fn a_binary_changed_on_both_sides_is_written_beside() {
+        let d = run(
+            Some(&[0xff, 1]),
+            &file(&[0xff, 2]),
+            Some(&[0xff, 3]),
+            Ownership::Managed,
+        );
+        assert_eq!((d.action, d.result), (Action::ConflictBeside, None));
+    }
+
+    #[test]
+    fn a_merged_structured_file_that_no_longer_parses_is_a_conflict() {
+        // Each side adds `z` to [a], far apart: a clean line merge, a duplicate key.
+        let base = b"[a]\nx = 1\nw = 0\nv = 0\n";
+        let ours = b"[a]\nx = 1\nw = 0\nv = 0\nz = 1\n";
+        let theirs = b"[a]\nz = 2\nx = 1\nw = 0\nv = 0\n";
+        let d = decide(Sides {
+            base: Some(base),
+            ours: &file(ours),
+            theirs: Some(theirs),
+            ownership: Ownership::Managed,
+            path: "x.toml",
+        });
+        assert_eq!(d.action, Action::ConflictBeside, "{d:?}");
+        assert!(d.note.unwrap().contains("no longer parses"));
+    }
+
+    struct Mem(BTreeMap<String, Vec<u8>>);
+
+    impl Disk for Mem {
+        fn read(&self, path: &str) -> anyhow::Result<Found> {
+            Ok(self.0.get(path).map_or(Found::Missing, |b| file(b)))
+        }
+    }
+
+    fn state(files: &[(&str, &[u8])]) -> State {
+        State {
+            braid_version: "0".into(),
+            blueprint: "t".into(),
+            blueprint_version: "0".into(),
+            answers: BTreeMap::new(),
+            files: files
+                .iter()
+                .map(|(p, b)| (p.to_string(), FileRecord::new(b, Ownership::Managed, false)))
+                .collect(),
+            conflicts: BTreeSet::new(),
+        }
+    }
+
+    fn render(files: &[(&str, &[u8])]) -> FileSet {
+        files
+            .iter()
+            .map(|(p, b)| {
+                let f = crate::render::OutFile {
+                    bytes: b.to_vec(),
+                    executable: false,
+                    ownership: Ownership::Managed,
+                };
+                (p.to_string(), f)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_file_braid_never_wrote_is_not_recorded_as_braids() {
+        let old = state(&[]);
+        let new = render(&[("a", b"render\n")]);
+        let disk = Mem([("a".to_string(), b"user\n".to_vec())].into());
+        let p = plan(
+            &old,
+            &new,
+            &BTreeMap::new(),
+            &disk,
+            State::for_render("t", "0", BTreeMap::new(), &new),
+        )
+        .unwrap();
+        assert_eq!(p.steps[0].action, Action::KeepForeign);
+        assert!(
+            !p.state.files.contains_key("a"),
+            "a foreign file must not enter the state"
         );
     }
 
     #[test]
-    fn binary_files_are_never_merged() {
-        let (out, clean) = merge(&[0xff, 1], &[0xff, 2], &[0xff, 3]);
-        assert!(!clean);
-        assert_eq!(out, vec![0xff, 2]);
+    fn a_rename_never_overwrites_a_user_file_at_the_new_path() {
+        let old = state(&[("old/x", b"x\n")]);
+        let new = render(&[("new/x", b"x\n")]);
+        let disk = Mem([
+            ("old/x".to_string(), b"x\n".to_vec()),
+            ("new/x".to_string(), b"user\n".to_vec()),
+        ]
+        .into());
+        let moves = [("old/x".to_string(), "new/x".to_string())].into();
+        let p = plan(
+            &old,
+            &new,
+            &moves,
+            &disk,
+            State::for_render("t", "0", BTreeMap::new(), &new),
+        )
+        .unwrap();
+        let at_new = p.steps.iter().find(|s| s.path == "new/x").unwrap();
+        assert_eq!((at_new.action, &at_new.moved_from), (Action::KeepForeign, &None));
+        assert!(p.txn().writes.is_empty(), "{:?}", p.txn());
+    }
+
+    #[test]
+    fn a_rename_moves_an_edited_file_with_its_edits_and_removes_the_old_path() {
+        let old = state(&[("old/x", b"x\n")]);
+        let new = render(&[("new/x", b"x\n")]);
+        let disk = Mem([("old/x".to_string(), b"x\nmine\n".to_vec())].into());
+        let moves = [("old/x".to_string(), "new/x".to_string())].into();
+        let p = plan(
+            &old,
+            &new,
+            &moves,
+            &disk,
+            State::for_render("t", "0", BTreeMap::new(), &new),
+        )
+        .unwrap();
+        let txn = p.txn();
+        assert_eq!(txn.writes.len(), 1);
+        assert_eq!(
+            (txn.writes[0].path.as_str(), txn.writes[0].bytes.as_slice()),
+            ("new/x", &b"x\nmine\n"[..])
+        );
+        assert_eq!(txn.removes, vec![("old/x".to_string(), b"x\nmine\n".to_vec())]);
+    }
+
+    #[test]
+    fn a_move_whose_target_is_not_rendered_does_not_hide_the_old_file() {
+        // project renamed and the file dropped by the same change: the old
+        // unedited file is deleted, not left behind untracked.
+        let old = state(&[("old/worker.py", b"w\n")]);
+        let new = render(&[]);
+        let disk = Mem([("old/worker.py".to_string(), b"w\n".to_vec())].into());
+        let moves = [("old/worker.py".to_string(), "new/worker.py".to_string())].into();
+        let p = plan(
+            &old,
+            &new,
+            &moves,
+            &disk,
+            State::for_render("t", "0", BTreeMap::new(), &new),
+        )
+        .unwrap();
+        assert_eq!(p.steps.len(), 1);
+        assert_eq!(
+            (p.steps[0].path.as_str(), p.steps[0].action),
+            ("old/worker.py", Action::Delete)
+        );
+    }
+
+    #[test]
+    fn conflicts_are_recorded_in_the_state() {
+        let old = state(&[("a", b"a\n"), ("b", &[0xff, 1])]);
+        let new = render(&[("a", b"new\n"), ("b", &[0xff, 3])]);
+        let disk = Mem([("a".to_string(), b"mine\n".to_vec()), ("b".to_string(), vec![0xff, 2])].into());
+        let p = plan(
+            &old,
+            &new,
+            &BTreeMap::new(),
+            &disk,
+            State::for_render("t", "0", BTreeMap::new(), &new),
+        )
+        .unwrap();
+        assert_eq!(p.state.conflicts.iter().collect::<Vec<_>>(), ["a", "b"]);
+        let txn = p.txn();
+        let beside: Vec<_> = txn.writes.iter().map(|w| w.path.as_str()).collect();
+        assert_eq!(beside, ["a", "b.braid-new"]);
+    }
+
+    #[test]
+    fn the_users_mode_is_kept() {
+        let old = state(&[("a", b"a\n")]);
+        let new = render(&[("a", b"b\n")]);
+        struct ModeDisk;
+        impl Disk for ModeDisk {
+            fn read(&self, _path: &str) -> anyhow::Result<Found> {
+                Ok(Found::File {
+                    bytes: b"a\n".to_vec(),
+                    mode: 0o600,
+                })
+            }
+        }
+        let p = plan(
+            &old,
+            &new,
+            &BTreeMap::new(),
+            &ModeDisk,
+            State::for_render("t", "0", BTreeMap::new(), &new),
+        )
+        .unwrap();
+        assert_eq!((p.steps[0].action, p.steps[0].mode), (Action::Update, 0o600));
     }
 }

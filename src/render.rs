@@ -144,20 +144,42 @@ fn render_path(
     Ok(Some(rendered))
 }
 
-/// A rendered path must stay inside the target and off braid's own files.
+/// A rendered path must stay inside the target and off braid's own files
+/// and git's. Compared without regard to case: on a case-insensitive disk
+/// `BRAID.TOML` is `braid.toml`.
 pub fn check_path(path: &str) -> Result<(), String> {
     let escapes = path.starts_with('/')
         || path.contains('\\')
+        || path.contains('\0')
         || path.split('/').any(|seg| seg == ".." || seg == ".")
         || path.as_bytes().get(1) == Some(&b':');
     if escapes {
         return Err(format!(
-            "the rendered path `{path}` is absolute or leaves the project folder; template paths must stay inside it"
+            "the path `{}` is absolute or leaves the project folder; paths must stay inside it",
+            path.escape_debug()
         ));
     }
-    if path == CONFIG_FILE || path == STATE_DIR || path.starts_with(&format!("{STATE_DIR}/")) {
+    let first = path.split('/').next().unwrap_or("");
+    let owned = path.eq_ignore_ascii_case(CONFIG_FILE)
+        || first.eq_ignore_ascii_case(STATE_DIR)
+        || path.split('/').any(|seg| seg.eq_ignore_ascii_case(".git"));
+    if owned {
         return Err(format!(
-            "the rendered path `{path}` is braid's own; a blueprint cannot write it"
+            "the path `{}` is braid's or git's own; a blueprint cannot write it",
+            path.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+/// A path read back from `.braid/` (state or journal) passes the rendered-path
+/// rules and is in the one spelling braid writes: no empty segment.
+pub fn check_state_path(path: &str) -> Result<(), String> {
+    check_path(path)?;
+    if path.split('/').any(str::is_empty) {
+        return Err(format!(
+            "the path `{}` has an empty segment; braid never writes such a path",
+            path.escape_debug()
         ));
     }
     Ok(())
@@ -192,11 +214,26 @@ mod tests {
             "a\\b",
             ".braid/state.json",
             "braid.toml",
+            "BRAID.TOML",
+            ".git/HEAD",
+            "a/.GIT/config",
+            ".Braid/x",
+            "a\0b",
         ] {
             assert!(check_path(bad).is_err(), "{bad}");
         }
-        for good in ["a", ".github/workflows/ci.yml", "services/ml/src/pkg/x.py", "..hidden"] {
-            assert!(check_path(good).is_ok(), "{good}");
+        for bad in ["", "a//b", "a/", "/"] {
+            assert!(check_state_path(bad).is_err(), "{bad:?}");
+        }
+        for good in [
+            "a",
+            ".github/workflows/ci.yml",
+            "services/ml/src/pkg/x.py",
+            "..hidden",
+            ".gitignore",
+            "x.braid-new",
+        ] {
+            assert!(check_state_path(good).is_ok(), "{good}");
         }
     }
 }

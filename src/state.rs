@@ -1,10 +1,16 @@
 //! `.braid/state.json`: what braid wrote last time, byte for byte. It is the
 //! base of regen's three-way merge, so it stores whole contents, not hashes.
 
-use std::{collections::BTreeMap, path::Path};
+use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::Error,
+    fsx::{Found, Repo},
+    render::{check_state_path, FileSet},
+};
 
 pub const STATE_DIR: &str = ".braid";
 pub const STATE_FILE: &str = ".braid/state.json";
@@ -29,6 +35,18 @@ pub struct FileRecord {
     pub deleted: bool,
     #[serde(flatten)]
     pub content: Content,
+}
+
+impl FileRecord {
+    /// The record of bytes braid writes.
+    pub fn new(bytes: &[u8], ownership: Ownership, executable: bool) -> Self {
+        FileRecord {
+            ownership,
+            executable,
+            deleted: false,
+            content: Content::from_bytes(bytes),
+        }
+    }
 }
 
 /// File contents as JSON can hold them: text as is, anything else in base64.
@@ -67,25 +85,66 @@ pub struct State {
     /// The answers of the last render, to tell whether braid.toml changed since.
     pub answers: BTreeMap<String, serde_json::Value>,
     pub files: BTreeMap<String, FileRecord>,
+    /// Files a regen left in conflict: with markers, or with braid's version
+    /// beside them (`FILE.braid-new`). `check` and `regen` fail until resolved.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub conflicts: BTreeSet<String>,
+}
+
+/// Where braid writes its version of a file it could not merge.
+pub fn beside(path: &str) -> String {
+    format!("{path}.braid-new")
 }
 
 impl State {
+    /// The state that records a render as written.
+    pub fn for_render(
+        blueprint: &str,
+        blueprint_version: &str,
+        answers: BTreeMap<String, serde_json::Value>,
+        files: &FileSet,
+    ) -> State {
+        State {
+            braid_version: env!("CARGO_PKG_VERSION").into(),
+            blueprint: blueprint.into(),
+            blueprint_version: blueprint_version.into(),
+            answers,
+            files: files
+                .iter()
+                .map(|(path, f)| (path.clone(), FileRecord::new(&f.bytes, f.ownership, f.executable)))
+                .collect(),
+            conflicts: BTreeSet::new(),
+        }
+    }
+
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).expect("state serializes");
         s.push('\n');
         s
     }
 
-    pub fn read(dir: &Path) -> Result<Option<State>, String> {
-        let path = dir.join(STATE_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-        };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| format!("{} is corrupt ({e}); restore it from git", path.display()))
+    /// Parses a state and checks every path in it like a rendered path: a
+    /// hostile `.braid/state.json` cannot point braid outside the repo or at
+    /// `braid.toml`, `.braid/` or `.git/`.
+    pub fn from_json(bytes: &[u8]) -> Result<State, String> {
+        let state: State = serde_json::from_slice(bytes).map_err(|e| format!("it is not a braid state ({e})"))?;
+        for path in state.files.keys().chain(&state.conflicts) {
+            check_state_path(path)?;
+        }
+        Ok(state)
+    }
+
+    /// The state of the project in `repo`, if it has one.
+    pub fn read(repo: &Repo) -> anyhow::Result<Option<State>> {
+        let full = repo.full(STATE_FILE);
+        let hint = "restore .braid/ from version control (it is meant to be committed)";
+        match repo.read(STATE_FILE)? {
+            Found::Missing => Ok(None),
+            Found::Blocked(b) => Err(Error::target(format!("{}: {b}", full.display()), hint).into()),
+            Found::File { bytes, .. } => State::from_json(&bytes)
+                .map(Some)
+                .map_err(|e| Error::target(format!("{} is damaged: {e}", full.display()), hint).into()),
+        }
     }
 }
 

@@ -1,13 +1,17 @@
-//! Putting a rendered FileSet on disk without ever leaving half a project.
+//! Putting a new project on disk without ever leaving half of one.
 //!
-//! A new project is written into a temporary folder beside the target and
-//! renamed into place, so an error (or a kill) leaves the target as it was.
-//! Writing into an existing folder (`--force`, regen) goes file by file
-//! through a temp file and a rename: every file is either old or new.
+//! Into a folder that does not exist yet, the project is written in a
+//! temporary folder beside it (`.braid-new-*`, locked while in use) and
+//! renamed into place: an error or a kill leaves nothing at the target, and
+//! the next `braid new` there removes the stale staging folder.
+//!
+//! Into a folder that exists (an empty one, `braid new .`, a mount point, a
+//! link to an empty folder; or any folder with `--force`), files are added
+//! in place through the journaled transaction regen uses (`journal`), so a
+//! killed run is rolled back or finished by the next one.
 
 use std::{
     fs,
-    io::Write as _,
     path::{Path, PathBuf},
 };
 
@@ -15,9 +19,13 @@ use anyhow::{Context as _, Result};
 
 use crate::{
     error::Error,
+    fsx::{self, Found, Lock, Repo, LOCK_WAIT},
+    journal::{self, Txn, Write},
     render::{FileSet, CONFIG_FILE},
-    state::{State, STATE_FILE},
+    state::{State, STATE_DIR, STATE_FILE},
 };
+
+const STAGING_PREFIX: &str = ".braid-new-";
 
 /// What `write_new` did with each rendered file.
 #[derive(Debug, Default)]
@@ -27,24 +35,55 @@ pub struct Outcome {
     pub kept: Vec<String>,
 }
 
+/// What the target folder holds before `new` writes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Nothing there, or an empty folder.
+    Vacant,
+    /// Files that are not a braid project (allowed with `--force`).
+    Occupied,
+    /// A killed `braid new` was found and finished: the project is there.
+    Finished,
+}
+
 /// Is `dir` missing, or an empty folder?
 pub fn is_vacant(dir: &Path) -> Result<bool> {
     match fs::read_dir(dir) {
         Ok(mut entries) => Ok(entries.next().is_none()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Err(Error::target(
-            format!("{} exists and is not a folder", dir.display()),
-            "choose another project folder",
-        )
-        .into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Err(not_a_folder(dir)),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", dir.display())),
     }
 }
 
-/// Refuses a target that `new` would damage, before any question is asked.
-pub fn check_target(dir: &Path, force: bool) -> Result<()> {
+fn not_a_folder(dir: &Path) -> anyhow::Error {
+    Error::target(
+        format!("{} exists and is not a folder", dir.display()),
+        "choose another project folder",
+    )
+    .into()
+}
+
+/// Refuses a target that `new` would damage, before any question is asked,
+/// after finishing or undoing whatever a killed `braid new` left there.
+pub fn check_target(dir: &Path, force: bool) -> Result<Target> {
+    if fs::symlink_metadata(dir).is_err() {
+        remove_stale_staging(dir);
+    } else if dir.is_dir() {
+        let repo = Repo::open(dir)?;
+        let _lock = Lock::acquire(repo.root(), LOCK_WAIT)?;
+        if let Some(j) = journal::recover(&repo)? {
+            if j.committed && j.command == "new" {
+                return Ok(Target::Finished);
+            }
+        }
+        if repo.read(STATE_FILE)? == Found::Missing && !repo.occupied(CONFIG_FILE)? {
+            // A `new` killed before its journal leaves at most an empty `.braid/`.
+            repo.remove_dir_if_empty(STATE_DIR);
+        }
+    }
     if is_vacant(dir)? {
-        return Ok(());
+        return Ok(Target::Vacant);
     }
     if dir.join(CONFIG_FILE).exists() {
         return Err(Error::target(
@@ -64,16 +103,36 @@ pub fn check_target(dir: &Path, force: bool) -> Result<()> {
         )
         .into());
     }
-    Ok(())
+    Ok(Target::Occupied)
 }
 
 /// Writes a new project into `dir` (missing or empty, or any folder with `force`).
 pub fn write_new(dir: &Path, files: &FileSet, config: &str, state: &mut State, force: bool) -> Result<Outcome> {
-    check_target(dir, force)?;
-    if is_vacant(dir)? {
-        write_fresh(dir, files, config, state)
-    } else {
-        write_beside(dir, files, config, state)
+    match check_target(dir, force)? {
+        Target::Finished => Err(Error::target(
+            format!("{} already holds a braid project ({CONFIG_FILE})", dir.display()),
+            "an interrupted `braid new` was finished there",
+        )
+        .into()),
+        _ if fs::symlink_metadata(dir).is_err() => write_fresh(dir, files, config, state),
+        _ => write_in_place(dir, files, config, state),
+    }
+}
+
+/// Removes `.braid-new-*` folders beside `dir` that no running braid holds.
+fn remove_stale_staging(dir: &Path) {
+    let parent = parent_of(dir);
+    let Ok(entries) = fs::read_dir(&parent) else { return };
+    for entry in entries.flatten() {
+        let is_staging = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(STAGING_PREFIX));
+        if is_staging && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            if let Some(_lock) = Lock::try_acquire(&entry.path()) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
     }
 }
 
@@ -81,9 +140,10 @@ fn write_fresh(dir: &Path, files: &FileSet, config: &str, state: &State) -> Resu
     let parent = parent_of(dir);
     fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let staging = tempfile::Builder::new()
-        .prefix(".braid-new-")
+        .prefix(STAGING_PREFIX)
         .tempdir_in(&parent)
         .with_context(|| format!("cannot create a temporary folder in {}", parent.display()))?;
+    let _lock = Lock::acquire(staging.path(), LOCK_WAIT)?;
     // Each folder once: on a slow disk every mkdir costs, even one that
     // fails because the folder exists.
     let root = staging.path();
@@ -101,9 +161,6 @@ fn write_fresh(dir: &Path, files: &FileSet, config: &str, state: &State) -> Resu
     }
     put(&root.join(CONFIG_FILE), config.as_bytes(), false)?;
     put(&root.join(STATE_FILE), state.to_json().as_bytes(), false)?;
-    if dir.exists() {
-        fs::remove_dir(dir).with_context(|| format!("cannot replace the empty folder {}", dir.display()))?;
-    }
     let staged = staging.keep();
     fs::rename(&staged, dir).with_context(|| {
         let _ = fs::remove_dir_all(&staged);
@@ -115,39 +172,43 @@ fn write_fresh(dir: &Path, files: &FileSet, config: &str, state: &State) -> Resu
     })
 }
 
-/// `--force` into a non-empty folder: existing files are never touched.
-fn write_beside(dir: &Path, files: &FileSet, config: &str, state: &mut State) -> Result<Outcome> {
+/// Fills an existing folder: what is there is never touched.
+fn write_in_place(dir: &Path, files: &FileSet, config: &str, state: &mut State) -> Result<Outcome> {
+    let repo = Repo::open(dir)?;
+    let _lock = Lock::acquire(repo.root(), LOCK_WAIT)?;
     let mut outcome = Outcome::default();
-    let mut staged = Vec::new();
-    let result = (|| -> Result<()> {
-        for (path, file) in files {
-            let target = dir.join(path);
-            if target.exists() || target.is_symlink() {
-                outcome.kept.push(path.clone());
-                continue;
-            }
-            staged.push((stage(&target, &file.bytes, file.executable)?, target));
-            outcome.created.push(path.clone());
+    let mut txn = Txn::default();
+    for (path, file) in files {
+        // Anything in the way (a file, a folder, a link, a link above it) is kept.
+        let free = repo.read(path)? == Found::Missing && repo.missing_dirs(parent(path)).is_ok();
+        if !free {
+            outcome.kept.push(path.clone());
+            continue;
         }
-        staged.push((
-            stage(&dir.join(CONFIG_FILE), config.as_bytes(), false)?,
-            dir.join(CONFIG_FILE),
-        ));
-        Ok(())
-    })();
-    if let Err(e) = result {
-        for (tmp, _) in &staged {
-            let _ = fs::remove_file(tmp);
-        }
-        return Err(e);
+        txn.writes.push(Write {
+            path: path.clone(),
+            bytes: file.bytes.clone(),
+            mode: fsx::default_mode(file.executable),
+            expect: None,
+        });
+        outcome.created.push(path.clone());
     }
-    for (tmp, target) in staged {
-        fs::rename(&tmp, &target).with_context(|| format!("cannot write {}", target.display()))?;
-    }
+    txn.writes.push(Write {
+        path: CONFIG_FILE.into(),
+        bytes: config.as_bytes().to_vec(),
+        mode: fsx::default_mode(false),
+        expect: None,
+    });
     // The state records only what braid wrote.
     state.files.retain(|path, _| !outcome.kept.contains(path));
-    write_atomic(&dir.join(STATE_FILE), state.to_json().as_bytes(), false)?;
+    let finished = journal::commit(&repo, "new", &txn, state, None)?;
+    outcome.created.retain(|p| !finished.skipped.contains(p));
+    outcome.kept.extend(finished.skipped);
     Ok(outcome)
+}
+
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(p, _)| p)
 }
 
 fn parent_of(dir: &Path) -> PathBuf {
@@ -157,46 +218,16 @@ fn parent_of(dir: &Path) -> PathBuf {
     }
 }
 
-/// Writes a new file into an existing folder.
+/// Writes a new file into the staging folder.
 fn put(path: &Path, bytes: &[u8], executable: bool) -> Result<()> {
     fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    set_executable(path, executable)
-}
-
-/// Writes `bytes` to a temp file beside `path`; returns the temp file's path.
-fn stage(path: &Path, bytes: &[u8], executable: bool) -> Result<PathBuf> {
-    let parent = path.parent().expect("a file inside the project");
-    fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".braid-tmp-")
-        .tempfile_in(parent)
-        .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_data())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    let (_, tmp_path) = tmp.keep().context("cannot keep a temporary file")?;
-    set_executable(&tmp_path, executable)?;
-    Ok(tmp_path)
-}
-
-/// Replaces `path` with `bytes` through a temp file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8], executable: bool) -> Result<()> {
-    let tmp = stage(path, bytes, executable)?;
-    fs::rename(&tmp, path).with_context(|| {
-        let _ = fs::remove_file(&tmp);
-        format!("cannot write {}", path.display())
-    })
-}
-
-#[cfg(unix)]
-fn set_executable(path: &Path, executable: bool) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = if executable { 0o755 } else { 0o644 };
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .with_context(|| format!("cannot chmod {}", path.display()))
-}
-
-#[cfg(not(unix))]
-fn set_executable(_path: &Path, _executable: bool) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(fsx::default_mode(executable)))
+            .with_context(|| format!("cannot chmod {}", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = executable;
     Ok(())
 }

@@ -253,19 +253,20 @@ fn missing_state_or_config_is_explained() {
 }
 
 #[test]
-fn interrupted_regen_leaves_whole_files_and_finishes_on_rerun() {
+fn a_file_in_the_way_of_a_folder_is_left_alone_and_the_rest_regenerates() {
     let tmp = TempDir::new().unwrap();
     let dir = generate(&tmp, "p");
     set_answer(&dir, "docs", "false");
     regen(&dir).success();
-    // Something in the way of one write (a file where docs/ must go): regen
-    // fails part way, after some files are written and before others.
+    // The user's file stands where docs/ must go: braid leaves it, says so,
+    // and writes everything else.
     fs::write(dir.join("docs"), "in the way").unwrap();
     set_answer(&dir, "docs", "true");
     set_answer(&dir, "description", "\"new description\"");
-    let state_before = read(&dir, ".braid/state.json");
-    regen(&dir).code(2).stderr_has("docs");
-    assert_eq!(read(&dir, ".braid/state.json"), state_before, "state is written last");
+    regen(&dir)
+        .success()
+        .stderr_has("In the way docs is not a folder; left alone");
+    assert_eq!(read(&dir, "docs"), "in the way");
     for (path, bytes) in tree(&dir) {
         assert!(!path.contains(".braid-tmp-"), "temp file left: {path}");
         if path.ends_with(".yaml") {

@@ -16,6 +16,7 @@ use braid::{
     answers::{Answers, Value},
     blueprint::{Blueprint, Kind, Library},
     commands::{moves, new_state},
+    fsx::Found,
     plan::{plan, Action, Disk, Sink},
     render::render,
     state::{Ownership, State},
@@ -43,8 +44,11 @@ impl Rng {
 struct Mem(BTreeMap<String, Vec<u8>>);
 
 impl Disk for Mem {
-    fn read(&self, path: &str) -> Option<Vec<u8>> {
-        self.0.get(path).cloned()
+    fn read(&self, path: &str) -> anyhow::Result<Found> {
+        Ok(self.0.get(path).map_or(Found::Missing, |b| Found::File {
+            bytes: b.clone(),
+            mode: 0o644,
+        }))
     }
 }
 
@@ -222,7 +226,7 @@ fn run_case(bp: &Blueprint, seed: u64, case: usize) {
     let new_files = render(bp, &new_answers).unwrap();
     let mv = moves(bp, &state, &new_answers);
     let before = disk.clone();
-    let p = plan(&state, &new_files, &mv, &disk, new_state(bp, &new_answers, &new_files));
+    let p = plan(&state, &new_files, &mv, &disk, new_state(bp, &new_answers, &new_files)).unwrap();
     p.apply(&mut disk).unwrap();
     let ctx = format!(
         "seed {seed} (case {case}); answers {:?} -> {:?}",
@@ -276,7 +280,7 @@ fn run_case(bp: &Blueprint, seed: u64, case: usize) {
     }
 
     // 3. A second regen changes nothing.
-    let state2 = p.state.clone().unwrap();
+    let state2 = p.state.clone();
     let mv2 = moves(bp, &state2, &new_answers);
     let p2 = plan(
         &state2,
@@ -284,7 +288,8 @@ fn run_case(bp: &Blueprint, seed: u64, case: usize) {
         &mv2,
         &disk,
         new_state(bp, &new_answers, &new_files),
-    );
+    )
+    .unwrap();
     let changes: Vec<_> = p2.changes().map(|s| (&s.path, s.action)).collect();
     assert!(changes.is_empty(), "{ctx}: second regen would change {changes:?}");
 }

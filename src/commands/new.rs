@@ -49,7 +49,10 @@ pub fn new_with(
 ) -> anyhow::Result<i32> {
     // The folder is checked before the first question, not after the last.
     if let Some(dir) = &opts.dir {
-        write::check_target(dir, opts.force)?;
+        if write::check_target(dir, opts.force)? == write::Target::Finished {
+            printer.status("Finished", format!("the interrupted `braid new` in {}", dir.display()));
+            return Ok(0);
+        }
     }
     let file = opts.config.as_deref().map(config::read).transpose()?;
     let name = match (&opts.blueprint, &file) {
@@ -78,7 +81,10 @@ pub fn new_with(
                     .str("project_name")
                     .ok_or_else(|| Error::input("no project folder given", "pass the folder: `braid new DIR`"))?,
             );
-            write::check_target(&d, opts.force)?;
+            if write::check_target(&d, opts.force)? == write::Target::Finished {
+                printer.status("Finished", format!("the interrupted `braid new` in {}", d.display()));
+                return Ok(0);
+            }
             d
         }
     };
@@ -152,26 +158,27 @@ fn pick_blueprint(library: &Library, interactive: bool, prompter: &mut dyn Promp
     Ok(items[index].0.clone())
 }
 
-/// The target folder's name is the natural default for the project name.
+/// The target folder's name is the natural default for the project name
+/// (for `braid new .`, the current folder's).
 fn suggestions(dir: Option<&Path>) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
-    if let Some(name) = dir.and_then(Path::file_name).and_then(|n| n.to_str()) {
+    let named = dir.map(|d| match d.file_name() {
+        Some(_) => d.to_path_buf(),
+        None => std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()),
+    });
+    if let Some(name) = named.as_deref().and_then(Path::file_name).and_then(|n| n.to_str()) {
         out.insert("project_name".into(), Value::Str(name.to_string()));
     }
     out
 }
 
 pub fn new_state(blueprint: &Blueprint, answers: &Answers, files: &FileSet) -> State {
-    State {
-        braid_version: env!("CARGO_PKG_VERSION").into(),
-        blueprint: blueprint.name.clone(),
-        blueprint_version: blueprint.version.clone(),
-        answers: answers.0.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
-        files: files
-            .iter()
-            .map(|(path, f)| (path.clone(), crate::plan::record(&f.bytes, f.ownership, f.executable)))
-            .collect(),
-    }
+    State::for_render(
+        &blueprint.name,
+        &blueprint.version,
+        answers.0.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+        files,
+    )
 }
 
 fn summary(blueprint: &Blueprint, answers: &Answers, files: &FileSet, dir: &Path) -> String {

@@ -1,52 +1,69 @@
 //! `braid regen`, `braid diff` and `braid check`: one plan, three uses.
+//!
+//! regen holds the repo lock, finishes whatever a killed run left (the
+//! journal), refuses to run over unresolved conflicts, then applies its plan
+//! as one journaled transaction and reports what it did after it did it.
 
 use std::{
-    collections::BTreeMap,
-    path::{Path, PathBuf},
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
 };
-
-use anyhow::Context as _;
 
 use crate::{
     answers::{self, Answers, Fill},
     blueprint::{Blueprint, Library},
     config,
     error::Error,
-    plan::{self, Action, Disk, Plan, Sink},
+    fsx::{BlockKind, Found, Lock, Repo, LOCK_WAIT},
+    journal::{self, JOURNAL_FILE},
+    merge,
+    plan::{self, Action, Disk, Plan, Step},
     printer::{Kind, Printer},
     prompt::NoPrompt,
     render::{self, CONFIG_FILE},
-    state::{State, STATE_FILE},
-    write,
+    state::{beside, State, STATE_FILE},
 };
 
 struct Prepared {
-    dir: PathBuf,
+    repo: Repo,
     blueprint: Blueprint,
     answers: Answers,
     old: State,
     plan: Plan,
+    /// Conflicts of an earlier regen still on disk.
+    unresolved: Vec<String>,
 }
 
-struct FsDisk<'a>(&'a Path);
-
-impl Disk for FsDisk<'_> {
-    fn read(&self, path: &str) -> Option<Vec<u8>> {
-        let full = self.0.join(path);
-        full.is_file().then(|| std::fs::read(full).ok()).flatten()
+impl Disk for Repo {
+    fn read(&self, path: &str) -> anyhow::Result<Found> {
+        Repo::read(self, path)
     }
 }
 
-fn prepare(library: &Library, dir: &Path) -> anyhow::Result<Prepared> {
-    let config_path = dir.join(CONFIG_FILE);
-    if !config_path.is_file() {
-        return Err(Error::target(
+fn open(dir: &Path) -> anyhow::Result<Repo> {
+    let no_project = || {
+        Error::target(
             format!("{} has no {CONFIG_FILE}", dir.display()),
             "pass the folder of a project made by `braid new`",
         )
-        .into());
+    };
+    if !dir.is_dir() {
+        return Err(no_project().into());
     }
-    let project = config::read(&config_path)?;
+    let repo = Repo::open(dir)?;
+    match repo.read(CONFIG_FILE)? {
+        Found::File { .. } => Ok(repo),
+        Found::Missing => Err(no_project().into()),
+        Found::Blocked(b) => Err(Error::target(
+            format!("{}: {b}", repo.full(CONFIG_FILE).display()),
+            "make braid.toml a plain file",
+        )
+        .into()),
+    }
+}
+
+fn prepare(library: &Library, repo: Repo) -> anyhow::Result<Prepared> {
+    let project = config::read(&repo.full(CONFIG_FILE))?;
     let blueprint = library.load(&project.blueprint)?;
     let answers = answers::resolve(
         &blueprint,
@@ -55,12 +72,11 @@ fn prepare(library: &Library, dir: &Path) -> anyhow::Result<Prepared> {
         Fill::Defaults,
         &mut NoPrompt,
     )?;
-    let old = State::read(dir).map_err(|e| Error::target(e, "restore .braid/ from version control"))?;
-    let Some(old) = old else {
+    let Some(old) = State::read(&repo)? else {
         return Err(Error::target(
             format!(
                 "{} is missing: regen needs it as the base of its merge",
-                dir.join(STATE_FILE).display()
+                repo.full(STATE_FILE).display()
             ),
             "restore .braid/ from version control (it is meant to be committed)",
         )
@@ -69,14 +85,33 @@ fn prepare(library: &Library, dir: &Path) -> anyhow::Result<Prepared> {
     let files = render::render(&blueprint, &answers)?;
     let moves = moves(&blueprint, &old, &answers);
     let new_state = super::new::new_state(&blueprint, &answers, &files);
-    let plan = plan::plan(&old, &files, &moves, &FsDisk(dir), new_state);
+    let plan = plan::plan(&old, &files, &moves, &repo, new_state)?;
+    let unresolved = unresolved(&repo, &old, &plan)?;
     Ok(Prepared {
-        dir: dir.to_path_buf(),
+        repo,
         blueprint,
         answers,
         old,
         plan,
+        unresolved,
     })
+}
+
+/// Files still in conflict: recorded ones whose markers or `FILE.braid-new`
+/// are still there, and any file on disk holding braid's markers.
+fn unresolved(repo: &Repo, old: &State, plan: &Plan) -> anyhow::Result<Vec<String>> {
+    let mut out = BTreeSet::new();
+    for path in &old.conflicts {
+        if matches!(repo.read(&beside(path))?, Found::File { .. }) {
+            out.insert(path.clone());
+        }
+    }
+    for step in &plan.steps {
+        if step.ours.as_deref().is_some_and(merge::has_markers) {
+            out.insert(step.moved_from.clone().unwrap_or_else(|| step.path.clone()));
+        }
+    }
+    Ok(out.into_iter().collect())
 }
 
 /// Old path -> new path for files whose path depends on a changed answer.
@@ -99,119 +134,208 @@ pub fn moves(blueprint: &Blueprint, old: &State, answers: &Answers) -> BTreeMap<
         .collect()
 }
 
-impl Sink for FsDisk<'_> {
-    fn write(&mut self, path: &str, bytes: &[u8], executable: bool) -> anyhow::Result<()> {
-        write::write_atomic(&self.0.join(path), bytes, executable)
-    }
-
-    fn remove(&mut self, path: &str) -> anyhow::Result<()> {
-        remove(self.0, path)
-    }
-}
-
-fn apply(p: &Prepared) -> anyhow::Result<()> {
-    p.plan.apply(&mut FsDisk(&p.dir))?;
-    let state = p.plan.state.as_ref().expect("plan has a state");
-    // Written last: an interrupted regen runs again from the same base.
-    write::write_atomic(&p.dir.join(STATE_FILE), state.to_json().as_bytes(), false)
-}
-
-/// Removes a file and the folders it leaves empty.
-fn remove(dir: &Path, path: &str) -> anyhow::Result<()> {
-    let full = dir.join(path);
-    match std::fs::remove_file(&full) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e).with_context(|| format!("cannot delete {}", full.display())),
-    }
-    let mut parent = full.parent();
-    while let Some(p) = parent {
-        if p == dir || std::fs::remove_dir(p).is_err() {
-            break;
-        }
-        parent = p.parent();
-    }
-    Ok(())
-}
-
 fn kind(action: Action) -> Kind {
     match action {
-        Action::Conflict => Kind::Bad,
-        Action::KeepOrphan | Action::KeepForeign | Action::KeepDeleted => Kind::Warn,
+        Action::Conflict | Action::ConflictBeside => Kind::Bad,
+        Action::KeepOrphan | Action::KeepForeign | Action::KeepDeleted | Action::KeepLinked => Kind::Warn,
         Action::KeepEdited | Action::KeepScaffold | Action::Unchanged => Kind::Note,
         _ => Kind::Good,
     }
 }
 
-fn report(p: &Prepared, printer: &Printer) {
+fn report(p: &Prepared, skipped: &[String], printer: &Printer) {
+    let mut links_told = BTreeSet::new();
     for step in &p.plan.steps {
+        if skipped.contains(&step.path) {
+            printer.status_styled(
+                "Left as is",
+                Kind::Warn,
+                format!(
+                    "{}: changed while braid ran; run `braid regen` again to merge it",
+                    step.path
+                ),
+            );
+            continue;
+        }
         if step.action == Action::Unchanged && step.moved_from.is_none() {
             continue;
         }
-        let mut line = step.path.clone();
-        if let Some(from) = &step.moved_from {
-            line.push_str(&format!(" (moved from {from})"));
+        if let Some(b) = &step.blocked {
+            // One line per link, however many files lie below it.
+            if links_told.insert(b.at.clone()) {
+                let verb = if b.what == BlockKind::Link {
+                    "Not followed"
+                } else {
+                    "In the way"
+                };
+                printer.status_styled(verb, Kind::Warn, format!("{b}; left alone"));
+            }
+            continue;
         }
-        match step.action {
-            Action::KeepOrphan => line.push_str(": no longer generated, but edited by you; kept"),
-            Action::KeepDeleted => line.push_str(": deleted by you; stays deleted"),
-            Action::KeepForeign => line.push_str(": exists and braid did not write it; left alone"),
-            Action::KeepEdited => line.push_str(": your edits kept"),
-            _ => {}
-        }
-        let verb = if step.action == Action::Unchanged {
-            "Moved"
-        } else {
-            step.action.verb()
-        };
-        printer.status_styled(verb, kind(step.action), line);
+        printer.status_styled(verb(step), kind(step.action), describe(step));
     }
 }
 
+fn verb(step: &Step) -> &'static str {
+    if step.action == Action::Unchanged {
+        "Moved"
+    } else {
+        step.action.verb()
+    }
+}
+
+fn describe(step: &Step) -> String {
+    let mut line = step.path.clone();
+    if let Some(from) = &step.moved_from {
+        line.push_str(&format!(" (moved from {from})"));
+    }
+    match step.action {
+        Action::KeepOrphan => line.push_str(": no longer generated, but edited by you; kept"),
+        Action::KeepDeleted => line.push_str(": deleted by you; stays deleted"),
+        Action::KeepForeign => line.push_str(": exists and braid did not write it; left alone"),
+        Action::KeepEdited => line.push_str(": your edits kept"),
+        Action::ConflictBeside => {
+            let why = step.note.as_deref().unwrap_or("cannot be merged");
+            line.push_str(&format!(
+                ": {why}; yours kept, braid's version written to {}",
+                beside(&step.path)
+            ));
+        }
+        _ => {}
+    }
+    line
+}
+
+fn refuse_unresolved(p: &Prepared, printer: &Printer) {
+    for path in &p.unresolved {
+        printer.status_styled("Conflict", Kind::Bad, format!("{path}: not resolved yet"));
+    }
+    printer.warn(format!(
+        "{} file(s) still hold a conflict: remove the <<<<<<< {} / >>>>>>> {} markers \
+         (or, for FILE.braid-new, take what you want from it and delete it), then run braid again",
+        p.unresolved.len(),
+        plan::OURS_LABEL,
+        plan::THEIRS_LABEL
+    ));
+}
+
 pub fn regen(library: &Library, dir: &Path, dry_run: bool, printer: &Printer) -> anyhow::Result<i32> {
-    let p = prepare(library, dir)?;
-    report(&p, printer);
+    let repo = open(dir)?;
+    let _lock = Lock::acquire(repo.root(), LOCK_WAIT)?;
+    if !dry_run {
+        if let Some(j) = journal::recover(&repo)? {
+            let how = if j.committed { "Finished" } else { "Rolled back" };
+            printer.status_styled(how, Kind::Note, format!("the interrupted `braid {}`", j.command));
+        }
+    } else if repo.occupied(JOURNAL_FILE)? {
+        return Err(interrupted(dir).into());
+    }
+    let p = prepare(library, repo)?;
+    if !p.unresolved.is_empty() {
+        refuse_unresolved(&p, printer);
+        return Ok(1);
+    }
     let changes = p.plan.changes().count();
     if dry_run {
+        report(&p, &[], printer);
         printer.note(format!("{changes} files would change; nothing written (dry run)"));
         return Ok(0);
     }
-    apply(&p)?;
-    let conflicts = p.plan.conflicts();
-    if conflicts > 0 {
-        printer.warn(format!(
-            "{conflicts} file(s) have conflict markers (<<<<<<< {} / >>>>>>> {}): resolve them and commit",
-            plan::OURS_LABEL,
-            plan::THEIRS_LABEL
-        ));
+    let txn = p.plan.txn();
+    let state_same = p.plan.state == p.old;
+    let skipped = if txn.writes.is_empty() && txn.removes.is_empty() && state_same {
+        Vec::new() // nothing to do: not even the state is rewritten
+    } else {
+        journal::commit(&p.repo, "regen", &txn, &p.plan.state, Some(&p.old))?.skipped
+    };
+    report(&p, &skipped, printer);
+    warn_left_behind(&p, printer);
+    let conflicts = p.plan.conflicts().filter(|s| !skipped.contains(&s.path)).count();
+    if conflicts > 0 || !skipped.is_empty() {
+        if conflicts > 0 {
+            printer.warn(format!(
+                "{conflicts} file(s) in conflict: resolve the conflict markers (<<<<<<< {} / >>>>>>> {}), \
+                 or take what you want from FILE.braid-new and delete it; then run braid again",
+                plan::OURS_LABEL,
+                plan::THEIRS_LABEL
+            ));
+        }
         return Ok(1);
     }
     printer.status(
         "Regenerated",
-        format!(
-            "{} from {} ({changes} files changed)",
-            p.dir.display(),
-            p.blueprint.name
-        ),
+        format!("{} from {} ({changes} files changed)", dir.display(), p.blueprint.name),
     );
     Ok(0)
 }
 
+/// A renamed project moves braid's files; the user's own files in the old
+/// folders stay where they are, and the user is told.
+fn warn_left_behind(p: &Prepared, printer: &Printer) {
+    let mut dirs: BTreeMap<&str, &str> = BTreeMap::new();
+    for step in &p.plan.steps {
+        if let (Some(from), Some(_)) = (&step.moved_from, &step.result) {
+            let old_dir = from.rsplit_once('/').map_or("", |(d, _)| d);
+            let new_dir = step.path.rsplit_once('/').map_or("", |(d, _)| d);
+            if !old_dir.is_empty() && old_dir != new_dir {
+                dirs.insert(old_dir, new_dir);
+            }
+        }
+    }
+    for (old_dir, new_dir) in dirs {
+        if !p.repo.is_dir(old_dir).unwrap_or(false) {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(p.repo.full(old_dir)) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "__pycache__")
+            .collect();
+        names.sort();
+        if !names.is_empty() {
+            printer.warn(format!(
+                "{old_dir}/ still holds files braid did not write ({}); the project's files moved to {new_dir}/: \
+                 move yours there too",
+                names.join(", ")
+            ));
+        }
+    }
+}
+
+fn interrupted(dir: &Path) -> Error {
+    Error::target(
+        format!("{} holds an interrupted braid run ({JOURNAL_FILE})", dir.display()),
+        format!("run `braid regen {}` to finish it", dir.display()),
+    )
+}
+
+/// Opens a project for reading: a shared lock, and no interrupted run.
+fn open_for_reading(library: &Library, dir: &Path) -> anyhow::Result<(Prepared, Lock)> {
+    let repo = open(dir)?;
+    let lock = Lock::acquire_shared(repo.root(), LOCK_WAIT)?;
+    if repo.occupied(JOURNAL_FILE)? {
+        return Err(interrupted(dir).into());
+    }
+    Ok((prepare(library, repo)?, lock))
+}
+
 pub fn diff(library: &Library, dir: &Path, printer: &Printer) -> anyhow::Result<i32> {
-    let p = prepare(library, dir)?;
+    let (p, _lock) = open_for_reading(library, dir)?;
     let mut changed = false;
     for step in p.plan.changes() {
         changed = true;
         let old_path = step.moved_from.as_deref().unwrap_or(&step.path);
         let ours = step.ours.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
-        let result = step.result.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+        let (result, b) = match (&step.result, &step.beside) {
+            (Some(r), _) => (String::from_utf8_lossy(r), format!("b/{}", step.path)),
+            (None, Some((theirs, _))) => (String::from_utf8_lossy(theirs), format!("b/{}", beside(&step.path))),
+            (None, None) => (Default::default(), "/dev/null".into()),
+        };
         let a = if step.ours.is_some() {
             format!("a/{old_path}")
-        } else {
-            "/dev/null".into()
-        };
-        let b = if step.result.is_some() {
-            format!("b/{}", step.path)
         } else {
             "/dev/null".into()
         };
@@ -226,12 +350,15 @@ pub fn diff(library: &Library, dir: &Path, printer: &Printer) -> anyhow::Result<
             printer.out(text.trim_end());
         }
     }
-    Ok(i32::from(changed))
+    Ok(i32::from(changed || !p.unresolved.is_empty()))
 }
 
 pub fn check(library: &Library, dir: &Path, strict: bool, printer: &Printer) -> anyhow::Result<i32> {
-    let p = prepare(library, dir)?;
+    let (p, _lock) = open_for_reading(library, dir)?;
     let mut problems = Vec::new();
+    for path in &p.unresolved {
+        problems.push(format!("{path}: unresolved conflict"));
+    }
     if p.old.blueprint_version != p.blueprint.version {
         problems.push(format!(
             "blueprint {} is at {}, the repo was generated from {}",
@@ -249,6 +376,11 @@ pub fn check(library: &Library, dir: &Path, strict: bool, printer: &Printer) -> 
             a if a.writes() => problems.push(format!("{}: regen would report `{}`", step.path, a.verb())),
             Action::KeepDeleted if !was_deleted => problems.push(format!("{}: managed file missing", step.path)),
             Action::KeepEdited | Action::KeepOrphan => edits.push(step.path.clone()),
+            Action::KeepLinked if p.old.files.contains_key(&step.path) => {
+                if let Some(b) = &step.blocked {
+                    problems.push(format!("{}: {b}", step.path));
+                }
+            }
             _ if step.moved_from.is_some() => problems.push(format!("{}: regen would move it", step.path)),
             _ => {}
         }
