@@ -141,10 +141,12 @@ pub fn commit(repo: &Repo, command: &str, txn: &Txn, state: &State, old: Option<
 /// Finishes or undoes what a killed run left, before anything else is done.
 /// Returns the journal it found, if any.
 pub fn recover(repo: &Repo) -> Result<Option<Journal>> {
-    // Journal temps written before their rename are just litter.
-    repo.remove_stale_tmps(STATE_DIR);
     let journal = match repo.read(JOURNAL_FILE)? {
-        Found::Missing => return Ok(None),
+        Found::Missing => {
+            // Temps of a journal killed before its rename are just litter.
+            repo.remove_stale_tmps(STATE_DIR);
+            return Ok(None);
+        }
         Found::Blocked(b) => {
             return Err(Error::target(
                 format!("{JOURNAL_FILE}: {b}"),
@@ -160,6 +162,7 @@ pub fn recover(repo: &Repo) -> Result<Option<Journal>> {
     } else {
         rollback(repo, &journal)?;
     }
+    repo.remove_stale_tmps(STATE_DIR);
     Ok(Some(journal))
 }
 
