@@ -295,11 +295,10 @@ fn warn_left_behind(p: &Prepared, printer: &Printer) {
             .filter(|n| n != "__pycache__")
             .collect();
         names.sort();
-        if !names.is_empty() {
+        for name in names {
             printer.warn(format!(
-                "{old_dir}/ still holds files braid did not write ({}); the project's files moved to {new_dir}/: \
-                 move yours there too",
-                names.join(", ")
+                "{old_dir}/{name} is not braid's and stays where it is; the project's files moved to {new_dir}/: \
+                 move it there too"
             ));
         }
     }
