@@ -152,10 +152,10 @@ pub fn check_path(path: &str) -> Result<(), String> {
         || path.contains('\\')
         || path.contains('\0')
         || path.split('/').any(|seg| seg == ".." || seg == ".")
-        || path.as_bytes().get(1) == Some(&b':');
+        || path.contains(':');
     if escapes {
         return Err(format!(
-            "the path `{}` is absolute or leaves the project folder; paths must stay inside it",
+            "the path `{}` is absolute, leaves the project folder or holds `\\`, `:` or NUL; paths must stay inside it",
             path.escape_debug()
         ));
     }
