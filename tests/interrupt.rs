@@ -1055,3 +1055,68 @@ fn editor_save_during_regen_is_not_lost() {
         second.status.code()
     );
 }
+
+// ---------------------------------------------------------------- failed writes
+
+/// A regen whose disk fails part way (EIO at its 5th rename) reports the
+/// error and no file as written: it used to print its plan as done before
+/// doing it. The next run converges to the uninterrupted tree.
+#[test]
+fn a_failed_regen_claims_no_file_it_did_not_write() {
+    let s = Scenario::regen(switch_transport);
+    let reference = s.reference();
+    let dir = s.fresh("eio");
+    let out = run(
+        strace_cmd(
+            &[
+                "-o",
+                "/dev/null",
+                "-e",
+                "trace=rename",
+                "-e",
+                "inject=rename:error=EIO:when=5",
+            ],
+            &s.args(&dir),
+        ),
+        "braid with a failing disk",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let err = stderr(&out);
+    for verb in ["Updated", "Created", "Merged", "Deleted", "Regenerated"] {
+        assert!(!err.contains(verb), "a failed regen claims `{verb}`:\n{err}");
+    }
+    assert!(err.contains("Input/output error"), "{err}");
+    let rerun = run(braid_cmd(&s.args(&dir)), "the rerun");
+    assert_eq!(rerun.status.code(), Some(0), "{}", show(&rerun));
+    let diff = tree_diff(&reference.tree, &snapshot(&dir));
+    assert!(diff.is_empty(), "after a failed regen and a rerun:\n{diff}");
+    assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
+}
+
+/// A no-op regen writes nothing, so a full disk (every rename, unlink, mkdir
+/// and file creation failing with ENOSPC) does not fail it.
+#[test]
+fn a_noop_regen_succeeds_on_a_full_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    ml_gateway(&dir);
+    let args: Vec<OsString> = vec!["regen".into(), dir.clone().into()];
+    let before = snapshot(&dir);
+    let out = run(
+        strace_cmd(
+            &[
+                "-o",
+                "/dev/null",
+                "-e",
+                "trace=rename,unlink,mkdir,creat",
+                "-e",
+                "inject=rename,unlink,mkdir,creat:error=ENOSPC",
+            ],
+            &args,
+        ),
+        "a no-op regen on a full disk",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(stderr(&out).contains("0 files changed"), "{}", show(&out));
+    assert!(tree_diff(&before, &snapshot(&dir)).is_empty());
+}
