@@ -31,8 +31,8 @@ use crate::{
 /// Runs braid with the process's arguments; returns the exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();
-    let printer = Printer;
-    match dispatch(cli, &printer) {
+    let printer = Printer::new();
+    let code = match dispatch(cli, &printer) {
         Ok(code) => code,
         Err(err) => {
             let code = err.downcast_ref::<error::Error>().map_or(2, error::Error::exit_code);
@@ -41,6 +41,15 @@ pub fn run() -> i32 {
             }
             code
         }
+    };
+    // A closed pipe (`braid diff | head`) keeps the command's own code; any
+    // other failure to write the data is an error: the data did not arrive.
+    match printer.stdout_failure() {
+        Some(e) => {
+            printer.error(&anyhow::anyhow!("cannot write to stdout: {e}"));
+            2
+        }
+        None => code,
     }
 }
 
@@ -65,7 +74,11 @@ fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<i32> {
         Command::List { json } => commands::list(&library()?, json, printer),
         Command::Show { blueprint, json } => commands::show(&library()?, &blueprint, json, printer),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "braid", &mut std::io::stdout());
+            // Into a buffer, then through the printer: clap_complete panics
+            // when its writer fails (a closed pipe, a full disk).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "braid", &mut script);
+            printer.out_raw(&script);
             Ok(0)
         }
     }

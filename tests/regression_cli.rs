@@ -1,0 +1,105 @@
+//! Regression tests for bugs found in the CLI layer, each named after its bug
+//! and each failing before its fix.
+
+mod common;
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+};
+
+use assert_fs::TempDir;
+use common::*;
+
+/// The braid binary as a plain process, for tests that need to pick where its
+/// stdout goes (the builder always captures it).
+fn raw_braid(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_braid"));
+    cmd.args(["--blueprints", fixtures().to_str().unwrap()])
+        .args(args)
+        .env_remove("BRAID_BLUEPRINTS")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs braid with stdout into a pipe whose read end is closed before braid
+/// writes anything, so its first write fails with EPIPE.
+fn with_closed_stdout(args: &[&str]) -> Output {
+    let mut child = raw_braid(args).stdout(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+/// Runs braid with stdout into /dev/full, where every write fails with ENOSPC.
+#[cfg(target_os = "linux")]
+fn with_full_stdout(args: &[&str]) -> Output {
+    let full = fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    raw_braid(args).stdout(full).output().unwrap()
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A demo project whose braid.toml changed since it was generated: diff has work to show.
+fn drifted_project(tmp: &TempDir) -> PathBuf {
+    let dir = tmp.path().join("drift");
+    demo()
+        .args(["new", dir.to_str().unwrap(), "-b", "demo", "--yes"])
+        .run()
+        .success();
+    replace_in(&dir.join("braid.toml"), "port = 8080", "port = 9090");
+    dir
+}
+
+fn replace_in(path: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from} not in {}:\n{text}", path.display());
+    fs::write(path, text.replace(from, to)).unwrap();
+}
+
+#[test]
+fn completions_into_a_closed_pipe_do_not_panic() {
+    let out = with_closed_stdout(&["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{}", stderr_of(&out));
+    assert!(!stderr_of(&out).contains("panicked"), "{}", stderr_of(&out));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn show_json_into_a_full_disk_is_an_error_naming_stdout() {
+    let out = with_full_stdout(&["show", "demo", "--json"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "stderr:\n{err}");
+    assert!(err.contains("stdout"), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn completions_into_a_full_disk_is_an_error_not_a_panic() {
+    let out = with_full_stdout(&["completions", "zsh"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "stderr:\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("stdout"), "{err}");
+}
+
+#[test]
+fn diff_into_a_closed_pipe_keeps_the_drift_exit_code() {
+    let tmp = TempDir::new().unwrap();
+    let dir = drifted_project(&tmp);
+    let out = with_closed_stdout(&["diff", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "stderr:\n{}", stderr_of(&out));
+    assert_eq!(stderr_of(&out), "", "a closed pipe ends quietly");
+}
+
+#[test]
+fn list_into_a_closed_pipe_ends_quietly_with_zero() {
+    let out = with_closed_stdout(&["list"]);
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{}", stderr_of(&out));
+    assert_eq!(stderr_of(&out), "");
+}
