@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, fmt};
 
 use crate::{
     blueprint::{Blueprint, Kind, Question},
-    error::{closest, Error, Result},
+    error::{closest, one_line, Error, Result},
     names,
     prompt::Prompter,
 };
@@ -109,13 +109,17 @@ impl Question {
             Kind::Bool => match raw.to_ascii_lowercase().as_str() {
                 "true" | "yes" | "y" | "1" | "on" => Ok(Value::Bool(true)),
                 "false" | "no" | "n" | "0" | "off" => Ok(Value::Bool(false)),
-                _ => Err(format!("`{}` must be true or false, found `{raw}`", self.key)),
+                _ => Err(format!(
+                    "`{}` must be true or false, found `{}`",
+                    self.key,
+                    one_line(raw)
+                )),
             },
             Kind::Int => raw
                 .trim()
                 .parse()
                 .map(Value::Int)
-                .map_err(|_| format!("`{}` must be {}, found `{raw}`", self.key, self.expects())),
+                .map_err(|_| format!("`{}` must be {}, found `{}`", self.key, self.expects(), one_line(raw))),
             Kind::Multi => Ok(Value::List(
                 raw.split(',')
                     .map(str::trim)
@@ -133,7 +137,11 @@ impl Question {
             let hint = closest(v, self.choices.iter().map(String::as_str))
                 .map(|c| format!(" (did you mean `{c}`?)"))
                 .unwrap_or_default();
-            format!("`{key}` must be one of: {}; found `{v}`{hint}", self.choices.join(", "))
+            format!(
+                "`{key}` must be one of: {}; found `{}`{hint}",
+                self.choices.join(", "),
+                one_line(v)
+            )
         };
         match value {
             Value::Str(s) if self.kind == Kind::Choice => {
@@ -144,7 +152,11 @@ impl Question {
             Value::Str(s) => {
                 if let Some(re) = &self.validate {
                     if !re.is_match(s) {
-                        return Err(format!("`{key}` = `{s}` does not match the pattern {}", re.as_str()));
+                        return Err(format!(
+                            "`{key}` = `{}` does not match the pattern {}",
+                            one_line(s),
+                            re.as_str()
+                        ));
                     }
                 }
                 if key == "project_name" {
@@ -261,7 +273,7 @@ pub fn resolve(
             };
             return Err(located(
                 &input.origin,
-                format!("unknown question `{}`", input.key),
+                format!("unknown question `{}`", one_line(&input.key)),
                 hint,
             ));
         }

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::{
     answers::Value,
-    error::{closest, line_of, Error, Result},
+    error::{closest, line_of, one_line, Error, Result},
     state::Ownership,
 };
 
@@ -168,7 +168,7 @@ impl Library {
                 Some(c) => format!("did you mean `{c}`? `braid list` shows them all"),
                 None => format!("available: {}; `braid list` shows them all", names.join(", ")),
             };
-            return Err(Error::input(format!("no blueprint named `{name}`"), hint));
+            return Err(Error::input(format!("no blueprint named `{}`", one_line(name)), hint));
         };
         Blueprint::parse(self, root, name)
     }

@@ -92,7 +92,7 @@ fn flag_inputs(args: &cli::NewArgs) -> Vec<Input> {
         .map(|(k, v)| Input {
             key: k.clone(),
             raw: Raw::Text(v.clone()),
-            origin: Origin::Flag(format!("--set {k}")),
+            origin: Origin::Flag(format!("--set {}", error::one_line(k))),
         })
         .collect();
     let mut flag = |key: &str, flag: &str, value: Option<String>| {

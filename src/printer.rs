@@ -8,6 +8,10 @@
 //! it remembers the error. `run` asks at the end ([`Printer::stdout_failure`])
 //! and turns a real failure into an error, while a closed pipe keeps the
 //! command's own exit code (1 for drift).
+//!
+//! Every status, warning, note and error is escaped here (control characters
+//! made visible, newlines kept), so no value from a config file, a flag or a
+//! folder name can drive the terminal. Data on stdout is written as it is.
 
 use std::{
     cell::{Cell, RefCell},
@@ -16,6 +20,8 @@ use std::{
 };
 
 use anstyle::{AnsiColor, Style};
+
+use crate::error::escape_controls;
 
 const GREEN: Style = AnsiColor::Green.on_default().bold();
 const YELLOW: Style = AnsiColor::Yellow.on_default().bold();
@@ -50,22 +56,25 @@ impl Printer {
             Kind::Warn => YELLOW,
             Kind::Bad => RED,
         };
+        let msg = escape_controls(&msg.to_string(), true).into_owned();
         self.to_stderr(format_args!("{style}{verb:>12}{style:#} {msg}\n"));
     }
 
     pub fn warn(&self, msg: impl Display) {
+        let msg = escape_controls(&msg.to_string(), true).into_owned();
         self.to_stderr(format_args!("{YELLOW}warning{YELLOW:#}: {msg}\n"));
     }
 
     pub fn note(&self, msg: impl Display) {
+        let msg = escape_controls(&msg.to_string(), true).into_owned();
         self.to_stderr(format_args!("{msg}\n"));
     }
 
     /// An error with its whole cause chain.
     pub fn error(&self, err: &anyhow::Error) {
-        let mut text = format!("{RED}error{RED:#}: {err}\n");
+        let mut text = format!("{RED}error{RED:#}: {}\n", escape_controls(&err.to_string(), true));
         for cause in err.chain().skip(1) {
-            text.push_str(&format!("  caused by: {cause}\n"));
+            text.push_str(&format!("  caused by: {}\n", escape_controls(&cause.to_string(), true)));
         }
         self.to_stderr(format_args!("{text}"));
     }

@@ -103,3 +103,46 @@ fn list_into_a_closed_pipe_ends_quietly_with_zero() {
     assert_eq!(out.status.code(), Some(0), "stderr:\n{}", stderr_of(&out));
     assert_eq!(stderr_of(&out), "");
 }
+
+#[test]
+fn control_characters_in_answers_are_escaped_in_messages() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("esc");
+    demo()
+        .args(["new", dir.to_str().unwrap(), "-b", "demo", "--yes"])
+        .run()
+        .success();
+    // A bad value that would recolor the terminal, ring its bell and return the cursor.
+    replace_in(
+        &dir.join("braid.toml"),
+        "flavor = \"vanilla\"",
+        "flavor = \"\\u001b[31mred\\u0007\\r\"",
+    );
+    for command in ["check", "regen", "diff"] {
+        let run = demo().args([command, dir.to_str().unwrap()]).run().code(2);
+        let err = run.stderr();
+        assert!(!err.contains(['\u{1b}', '\u{7}', '\r']), "{command}: {err:?}");
+        assert!(err.contains("`\\u{1b}[31mred\\u{7}\\r`"), "{command}: {err:?}");
+    }
+    // With colors forced (as on a terminal), braid's own styling stays; the value's does not.
+    let run = demo()
+        .env_remove("NO_COLOR")
+        .env("CLICOLOR_FORCE", "1")
+        .args(["check", dir.to_str().unwrap()])
+        .run()
+        .code(2);
+    assert!(!run.stderr().contains("\u{1b}[31mred"), "{:?}", run.stderr());
+
+    // The same through a flag; a newline in a value stays on its line.
+    let other = tmp.path().join("other");
+    for (value, shown) in [("\u{1b}]0;pwned\u{7}", "`\\u{1b}]0;pwned\\u{7}`"), ("a\nb", "`a\\nb`")] {
+        let run = demo()
+            .args(["new", other.to_str().unwrap(), "-b", "demo", "--yes", "--set"])
+            .arg(format!("flavor={value}"))
+            .run()
+            .code(2);
+        assert!(!run.stderr().contains(['\u{1b}', '\u{7}']), "{:?}", run.stderr());
+        assert!(run.stderr().contains(shown), "{:?}", run.stderr());
+    }
+    assert!(!other.exists());
+}
