@@ -54,7 +54,14 @@ pub fn run() -> i32 {
 }
 
 fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<i32> {
-    let library = || blueprint::Library::new(&cli.blueprints);
+    // An empty entry (`BRAID_BLUEPRINTS=`, `a::b`, `:a`) names no folder: skip it.
+    let user_dirs: Vec<_> = cli
+        .blueprints
+        .iter()
+        .filter(|d| !d.as_os_str().is_empty())
+        .cloned()
+        .collect();
+    let library = || blueprint::Library::new(&user_dirs);
     match cli.command {
         Command::New(args) => {
             let opts = commands::NewOptions {

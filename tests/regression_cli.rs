@@ -146,3 +146,31 @@ fn control_characters_in_answers_are_escaped_in_messages() {
     }
     assert!(!other.exists());
 }
+
+#[test]
+fn empty_entries_in_braid_blueprints_are_ignored() {
+    let dir = fixtures();
+    let dir = dir.to_str().unwrap();
+    braid()
+        .env("BRAID_BLUEPRINTS", "")
+        .arg("list")
+        .run()
+        .success()
+        .stdout_has("ml-gateway");
+    for value in [
+        format!("{dir}::{dir}"),
+        format!(":{dir}"),
+        format!("{dir}:"),
+        ":".into(),
+    ] {
+        let run = braid().env("BRAID_BLUEPRINTS", &value).arg("list").run().success();
+        if value != ":" {
+            assert!(run.stdout().contains("demo"), "{value}: {}", run.stdout());
+        }
+    }
+    braid()
+        .env("BRAID_BLUEPRINTS", "")
+        .args(["show", "ml-gateway"])
+        .run()
+        .success();
+}
