@@ -66,16 +66,26 @@ impl Root {
                 "pass an existing folder to --blueprints (or BRAID_BLUEPRINTS)",
             ));
         }
-        let mut files = BTreeMap::new();
-        walk(dir, dir, &mut files).map_err(|e| {
+        let unreadable = |e: std::io::Error| {
             Error::input(
                 format!("cannot read blueprint folder {}: {e}", dir.display()),
                 "check the folder's permissions",
             )
+        };
+        let real_root = fs::canonicalize(dir).map_err(unreadable)?;
+        let mut walker = Walker {
+            base: dir,
+            real_root: &real_root,
+            open: vec![real_root.clone()],
+            files: BTreeMap::new(),
+        };
+        walker.walk(dir).map_err(|e| match e {
+            WalkError::Io(e) => unreadable(e),
+            WalkError::Link(e) => e,
         })?;
         Ok(Root {
             label: dir.display().to_string(),
-            files,
+            files: walker.files,
         })
     }
 
@@ -98,28 +108,111 @@ impl Root {
     }
 }
 
-fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, SourceFile>) -> std::io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        let meta = fs::metadata(&path)?;
-        if meta.is_dir() {
-            walk(base, &path, out)?;
-        } else if meta.is_file() {
-            let rel = path.strip_prefix(base).expect("inside base");
-            let rel = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            let file = SourceFile {
-                bytes: Cow::Owned(fs::read(&path)?),
-                executable: is_executable(&meta),
-            };
-            out.insert(rel, file);
-        }
+/// Reads a user's blueprint folder into memory.
+///
+/// Links are followed only while they stay inside the folder given to
+/// `--blueprints`: a link to `/etc/passwd`, to `~/.ssh` or up through `../..`
+/// would copy files from outside the blueprint into every generated repo (and
+/// into its git history). Such a link is an error that names it, before
+/// anything is written. The error fails every command, `braid list`
+/// included, rather than being skipped with a warning: a blueprint that needs
+/// such a link cannot be generated anyway, and a warning on `list` is easy to
+/// miss while the folder keeps looking usable.
+struct Walker<'a> {
+    /// The folder as given, for relative names.
+    base: &'a Path,
+    /// The folder with every link resolved: what a link must stay inside.
+    real_root: &'a Path,
+    /// The resolved folders being walked, outermost first: a link back to
+    /// one of them would loop.
+    open: Vec<PathBuf>,
+    files: BTreeMap<String, SourceFile>,
+}
+
+enum WalkError {
+    Io(std::io::Error),
+    Link(Error),
+}
+
+impl From<std::io::Error> for WalkError {
+    fn from(e: std::io::Error) -> Self {
+        WalkError::Io(e)
     }
-    Ok(())
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, dir: &Path) -> Result<(), WalkError> {
+        let mut entries = fs::read_dir(dir)?.collect::<std::io::Result<Vec<_>>>()?;
+        entries.sort_by_key(fs::DirEntry::file_name);
+        for entry in entries {
+            let path = entry.path();
+            let rel = self.relative(&path);
+            let real = if entry.file_type()?.is_symlink() {
+                Some(self.check_link(&path, &rel)?)
+            } else {
+                None
+            };
+            let meta = fs::metadata(&path)?;
+            if meta.is_dir() {
+                let real = match real {
+                    Some(real) => real,
+                    None => fs::canonicalize(&path)?,
+                };
+                self.open.push(real);
+                self.walk(&path)?;
+                self.open.pop();
+            } else if meta.is_file() {
+                let file = SourceFile {
+                    bytes: Cow::Owned(fs::read(&path)?),
+                    executable: is_executable(&meta),
+                };
+                self.files.insert(rel, file);
+            }
+        }
+        Ok(())
+    }
+
+    /// Where a link leads, when that is inside the folder and not a loop.
+    fn check_link(&self, path: &Path, rel: &str) -> Result<PathBuf, WalkError> {
+        let target = fs::read_link(path)?;
+        let refuse = |why: String| {
+            WalkError::Link(Error::input(
+                format!(
+                    "blueprint folder {}: the link `{rel}` points to {}{why}",
+                    self.base.display(),
+                    target.display()
+                ),
+                "copy the files into the blueprint folder instead, or remove the link; \
+                 braid follows links only while they stay inside the folder",
+            ))
+        };
+        let real = match fs::canonicalize(path) {
+            Ok(real) => real,
+            Err(e) => return Err(refuse(format!(", which cannot be followed ({e})"))),
+        };
+        if !real.starts_with(self.real_root) {
+            let resolved = if real == target {
+                String::new()
+            } else {
+                format!(" ({})", real.display())
+            };
+            return Err(refuse(format!("{resolved}, outside the folder")));
+        }
+        if self.open.contains(&real) {
+            return Err(refuse(", a folder that contains the link: it would loop".into()));
+        }
+        Ok(real)
+    }
+
+    /// `a/b/c` relative to the folder given, `/`-separated.
+    fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(self.base)
+            .expect("inside base")
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
 }
 
 #[cfg(unix)]

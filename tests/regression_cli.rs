@@ -174,3 +174,109 @@ fn empty_entries_in_braid_blueprints_are_ignored() {
         .run()
         .success();
 }
+
+/// A user blueprint folder `ROOT/tiny` with one plain file, next to an
+/// `outside/` folder holding a secret.
+#[cfg(unix)]
+fn tiny_root(tmp: &TempDir) -> (PathBuf, PathBuf) {
+    let root = tmp.path().join("root");
+    let files = root.join("tiny/files");
+    fs::create_dir_all(&files).unwrap();
+    fs::write(
+        root.join("tiny/blueprint.toml"),
+        "name = \"tiny\"\nsummary = \"one file\"\nversion = \"0.1.0\"\n\n\
+         [[question]]\nkey = \"project_name\"\ntype = \"string\"\n\n[[component]]\nsource = \"files\"\n",
+    )
+    .unwrap();
+    fs::write(files.join("a.txt"), "a\n").unwrap();
+    let outside = tmp.path().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join("id_ed25519"), "SECRET\n").unwrap();
+    (root, outside)
+}
+
+#[cfg(unix)]
+#[test]
+fn blueprint_links_that_leave_the_folder_are_refused() {
+    use std::os::unix::fs::symlink;
+    type Plant = fn(&Path, &Path);
+    let cases: [(&str, &str, Plant); 4] = [
+        ("tiny/files/passwd.txt", "/etc/passwd", |files, _| {
+            symlink("/etc/passwd", files.join("passwd.txt")).unwrap()
+        }),
+        ("tiny/files/ssh", "outside", |files, outside| {
+            symlink(outside, files.join("ssh")).unwrap()
+        }),
+        ("tiny/files/up", "../../..", |files, _| {
+            symlink("../../..", files.join("up")).unwrap()
+        }),
+        // A link out of the folder that another link inside points at.
+        ("tiny/files/deep/key", "id_ed25519", |files, outside| {
+            fs::create_dir(files.join("deep")).unwrap();
+            symlink(outside.join("id_ed25519"), files.join("deep/key")).unwrap();
+        }),
+    ];
+    for (link, target, plant) in cases {
+        let tmp = TempDir::new().unwrap();
+        let (root, outside) = tiny_root(&tmp);
+        plant(&root.join("tiny/files"), &outside);
+        let target_dir = tmp.path().join("made");
+        let run = braid()
+            .args(["--blueprints", root.to_str().unwrap()])
+            .args([
+                "new",
+                target_dir.to_str().unwrap(),
+                "-b",
+                "tiny",
+                "--yes",
+                "--name",
+                "made",
+            ])
+            .run()
+            .code(2)
+            .stderr_has(link)
+            .stderr_has(target)
+            .stderr_has("outside");
+        assert!(!run.stderr().contains("SECRET"));
+        assert!(!target_dir.exists(), "{link}: nothing written");
+        assert_eq!(
+            fs::read_dir(tmp.path()).unwrap().count(),
+            2,
+            "{link}: no temp folder left behind"
+        );
+        braid()
+            .args(["--blueprints", root.to_str().unwrap(), "list"])
+            .run()
+            .code(2)
+            .stderr_has(link);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn blueprint_links_inside_the_folder_are_followed_and_loops_refused() {
+    use std::os::unix::fs::symlink;
+    let tmp = TempDir::new().unwrap();
+    let (root, _) = tiny_root(&tmp);
+    let files = root.join("tiny/files");
+    fs::create_dir(root.join("shared")).unwrap();
+    fs::write(root.join("shared/b.txt"), "b\n").unwrap();
+    symlink("a.txt", files.join("same.txt")).unwrap();
+    symlink("../../shared", files.join("shared")).unwrap();
+    let made = tmp.path().join("made");
+    braid()
+        .args(["--blueprints", root.to_str().unwrap()])
+        .args(["new", made.to_str().unwrap(), "-b", "tiny", "--yes", "--name", "made"])
+        .run()
+        .success();
+    assert_eq!(fs::read_to_string(made.join("same.txt")).unwrap(), "a\n");
+    assert_eq!(fs::read_to_string(made.join("shared/b.txt")).unwrap(), "b\n");
+
+    symlink("..", files.join("loop")).unwrap();
+    braid()
+        .args(["--blueprints", root.to_str().unwrap(), "list"])
+        .run()
+        .code(2)
+        .stderr_has("tiny/files/loop")
+        .stderr_has("loop");
+}
