@@ -38,6 +38,7 @@ pub struct SourceFile {
 pub struct Root {
     /// "embedded", or the folder's path.
     pub label: String,
+    embedded: bool,
     files: BTreeMap<String, SourceFile>,
 }
 
@@ -55,6 +56,7 @@ impl Root {
             .collect();
         Root {
             label: "embedded".into(),
+            embedded: true,
             files,
         }
     }
@@ -85,8 +87,19 @@ impl Root {
         })?;
         Ok(Root {
             label: dir.display().to_string(),
+            embedded: false,
             files: walker.files,
         })
+    }
+
+    /// How messages name a folder of this root: a real path for a user's
+    /// folder (`/home/me/bps/components/x`), `embedded:components/x` otherwise.
+    fn locate(&self, prefix: &str) -> String {
+        if self.embedded {
+            format!("{}:{prefix}", self.label)
+        } else {
+            Path::new(&self.label).join(prefix).display().to_string()
+        }
     }
 
     /// Files under `prefix/`, keyed by their path relative to it.
@@ -276,7 +289,7 @@ impl Library {
             .chain(self.roots.iter())
             .map(|r| (r, r.subtree(&prefix)))
             .find(|(_, files)| !files.is_empty())
-            .map(|(r, files)| (format!("{}:{prefix}", r.label), files))
+            .map(|(r, files)| (r.locate(&prefix), files))
     }
 }
 
@@ -318,7 +331,8 @@ pub struct Question {
 
 #[derive(Debug, Clone)]
 pub struct Component {
-    /// Where the files come from, for messages: `embedded:components/ml-python`.
+    /// Where the files come from, for messages: `embedded:components/ml-python`,
+    /// or the folder's path for a user's blueprint.
     pub label: String,
     pub when: Option<String>,
     pub files: BTreeMap<String, SourceFile>,
@@ -498,7 +512,7 @@ impl Blueprint {
                     if files.is_empty() {
                         return Err(at(span, format!("component source `{}` is empty or missing", source.get_ref())));
                     }
-                    (format!("{}:{prefix}", root.label), files)
+                    (root.locate(&prefix), files)
                 }
                 _ => {
                     return Err(Error::blueprint(

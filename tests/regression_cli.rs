@@ -280,3 +280,54 @@ fn blueprint_links_inside_the_folder_are_followed_and_loops_refused() {
         .stderr_has("tiny/files/loop")
         .stderr_has("loop");
 }
+
+#[test]
+fn template_error_names_the_undefined_variable_and_its_file_once() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("t");
+    let broken = broken_fixtures();
+    let run = braid()
+        .args(["--blueprints", broken.to_str().unwrap()])
+        .args([
+            "new",
+            dir.to_str().unwrap(),
+            "-b",
+            "bad-template",
+            "--yes",
+            "--name",
+            "x",
+        ])
+        .run()
+        .code(2);
+    // A real path, the line, the variable; the location said once.
+    let file = broken.join("bad-template/files/oops.txt.j2");
+    let err = run.stderr();
+    let location = format!("{}:3: ", file.display());
+    assert!(
+        err.contains(&format!("{location}undefined variable `missing_variable`")),
+        "{err}"
+    );
+    assert_eq!(err.matches("oops.txt.j2:3").count(), 1, "{err}");
+    assert!(!err.contains("(in "), "{err}");
+    assert!(err.contains("{{ missing_variable }}"), "the line is quoted: {err}");
+    assert!(!dir.exists());
+
+    let run = braid()
+        .args(["--blueprints", broken.to_str().unwrap()])
+        .args([
+            "new",
+            dir.to_str().unwrap(),
+            "-b",
+            "typo-in-filter",
+            "--yes",
+            "--name",
+            "x",
+        ])
+        .run()
+        .code(2);
+    let err = run.stderr();
+    assert!(
+        err.contains("a.txt.j2:3: undefined variable `projct_name` (did you mean `project_name`?)"),
+        "{err}"
+    );
+}
