@@ -1,7 +1,7 @@
 //! Answers: typed values for a blueprint's questions, from whatever source
 //! (flag, `--set`, config file, prompt), all checked by the same validator.
 
-use std::{collections::BTreeMap, fmt};
+use std::{collections::BTreeMap, fmt, path::Path};
 
 use crate::{
     blueprint::{Blueprint, Kind, Question},
@@ -178,6 +178,21 @@ impl Question {
         Ok(())
     }
 
+    /// A value of the right shape, as TOML, for hints: `"..."`, `8080`, `["a"]`.
+    pub fn example(&self) -> String {
+        match self.kind {
+            Kind::String => "\"...\"".into(),
+            Kind::Bool => "true".into(),
+            Kind::Int => match (self.min, self.max) {
+                (Some(lo), _) if lo > 0 => lo.to_string(),
+                (_, Some(hi)) if hi < 0 => hi.to_string(),
+                _ => "0".into(),
+            },
+            Kind::Choice => toml::Value::String(self.choices[0].clone()).to_string(),
+            Kind::Multi => format!("[{}]", toml::Value::String(self.choices[0].clone())),
+        }
+    }
+
     /// The flag that answers this question without a prompt.
     pub fn flag(&self) -> String {
         match self.key.as_str() {
@@ -231,13 +246,16 @@ impl Answers {
 
 /// How to fill the questions no input answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fill {
-    /// Take the defaults; a question without one is an error.
+pub enum Fill<'a> {
+    /// Take the defaults; a question without one is an error (`new --yes`).
     Defaults,
     /// Ask through the prompter.
     Prompt,
     /// Nothing may be asked: every unanswered question is an error.
     Fail,
+    /// The answers are a project's braid.toml (regen, diff, check): take the
+    /// defaults; a question without one is an error that names this file.
+    Config(&'a Path),
 }
 
 /// Is a `when` condition true for the answers so far?
@@ -258,7 +276,7 @@ pub fn resolve(
     blueprint: &Blueprint,
     inputs: &[Input],
     suggested: &BTreeMap<String, Value>,
-    fill: Fill,
+    fill: Fill<'_>,
     prompter: &mut dyn Prompter,
 ) -> Result<Answers> {
     for input in inputs {
@@ -305,7 +323,7 @@ pub fn resolve(
             .or(q.default.as_ref())
             .filter(|d| q.check(d).is_ok());
         match (fill, default) {
-            (Fill::Defaults, Some(d)) => answers.0.push((q.key.clone(), d.clone())),
+            (Fill::Defaults | Fill::Config(_), Some(d)) => answers.0.push((q.key.clone(), d.clone())),
             (Fill::Prompt, _) => {
                 let value = prompter.ask(q, default)?;
                 answers.0.push((q.key.clone(), value));
@@ -315,6 +333,9 @@ pub fn resolve(
     }
     if missing.is_empty() {
         return Ok(answers);
+    }
+    if let Fill::Config(path) = fill {
+        return Err(missing_in_config(path, &missing));
     }
     let list = missing
         .iter()
@@ -331,6 +352,38 @@ pub fn resolve(
         "pass them as flags, or --yes to take the defaults where there is one"
     };
     Err(Error::Missing(format!("{why}:\n{list}\n  hint: {hint}")))
+}
+
+/// Questions without a default that a project's braid.toml does not answer:
+/// say which file and what to add to it (flags do not apply to regen).
+fn missing_in_config(path: &Path, missing: &[&Question]) -> Error {
+    let line = |q: &Question| format!("{} = {}", q.key, q.example());
+    let text = match missing {
+        [q] => format!(
+            "{}: no answer for `{}`, and the blueprint gives it no default\n  \
+             hint: add `{}` under [answers] ({})",
+            path.display(),
+            q.key,
+            line(q),
+            q.expects()
+        ),
+        _ => format!(
+            "{}: no answer for {}, and the blueprint gives them no default\n  \
+             hint: add them under [answers], for example:\n{}",
+            path.display(),
+            missing
+                .iter()
+                .map(|q| format!("`{}`", q.key))
+                .collect::<Vec<_>>()
+                .join(", "),
+            missing
+                .iter()
+                .map(|q| format!("    {:<30} # {}", line(q), q.expects()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    };
+    Error::Missing(text)
 }
 
 fn located(origin: &Origin, message: String, hint: String) -> Error {
@@ -429,6 +482,38 @@ mod tests {
         let suggested = BTreeMap::from([("project_name".to_string(), Value::Str("from-dir".into()))]);
         let a = resolve(&bp, &[], &suggested, Fill::Defaults, &mut crate::prompt::NoPrompt).unwrap();
         assert_eq!(a.str("project_name"), Some("from-dir"));
+    }
+
+    #[test]
+    fn config_mode_names_the_file_and_what_to_add_for_each_missing_key() {
+        let bp = demo();
+        let path = std::path::Path::new("proj/braid.toml");
+        let err = resolve(
+            &bp,
+            &[],
+            &BTreeMap::new(),
+            Fill::Config(path),
+            &mut crate::prompt::NoPrompt,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "proj/braid.toml: no answer for `project_name`, and the blueprint gives it no default\n  \
+             hint: add `project_name = \"...\"` under [answers] (a string)"
+        );
+        let qs = ["project_name", "flavor", "toppings", "docs", "port"].map(|k| bp.question(k).unwrap());
+        let err = missing_in_config(path, &qs).to_string();
+        for line in [
+            "no answer for `project_name`, `flavor`, `toppings`, `docs`, `port`",
+            "    flavor = \"vanilla\"",
+            "    toppings = [\"nuts\"]",
+            "    docs = true",
+            "    port = 1 ",
+        ] {
+            assert!(err.contains(line), "{line}: {err}");
+        }
+        assert!(!err.contains("--"), "no flags for a config file: {err}");
     }
 
     #[test]

@@ -331,3 +331,26 @@ fn template_error_names_the_undefined_variable_and_its_file_once() {
         "{err}"
     );
 }
+
+#[test]
+fn braid_toml_missing_an_answer_without_default_names_the_file_and_key() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("p");
+    demo()
+        .args(["new", dir.to_str().unwrap(), "-b", "demo", "--yes"])
+        .run()
+        .success();
+    let config = dir.join("braid.toml");
+    replace_in(&config, "project_name = \"p\"\n", "");
+    for command in ["regen", "diff", "check"] {
+        let run = demo()
+            .args([command, dir.to_str().unwrap()])
+            .run()
+            .code(2)
+            .stderr_has(&config.display().to_string())
+            .stderr_has("`project_name`")
+            .stderr_has("add `project_name = \"")
+            .stderr_has("under [answers]");
+        assert!(!run.stderr().contains("--yes"), "{command}: {}", run.stderr());
+    }
+}

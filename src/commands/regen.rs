@@ -52,7 +52,7 @@ fn prepare(library: &Library, dir: &Path) -> anyhow::Result<Prepared> {
         &blueprint,
         &project.inputs,
         &BTreeMap::new(),
-        Fill::Defaults,
+        Fill::Config(&config_path),
         &mut NoPrompt,
     )?;
     let old = State::read(dir).map_err(|e| Error::target(e, "restore .braid/ from version control"))?;
