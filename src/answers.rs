@@ -332,6 +332,7 @@ pub fn resolve(
         }
     }
     if missing.is_empty() {
+        check_constraints(blueprint, &answers, inputs, fill)?;
         return Ok(answers);
     }
     if let Fill::Config(path) = fill {
@@ -352,6 +353,65 @@ pub fn resolve(
         "pass them as flags, or --yes to take the defaults where there is one"
     };
     Err(Error::Missing(format!("{why}:\n{list}\n  hint: {hint}")))
+}
+
+/// The blueprint's `[[constraint]]`s, once every answer is known (so before
+/// anything is rendered or written). A failure says which values broke the
+/// rule and where each came from; when one came from a config file, the
+/// error points at it.
+fn check_constraints(blueprint: &Blueprint, answers: &Answers, inputs: &[Input], fill: Fill<'_>) -> Result<()> {
+    for c in &blueprint.constraints {
+        let holds =
+            condition(&c.check, answers).map_err(|e| Error::blueprint(&blueprint.name, format!("constraint {e}")))?;
+        if holds {
+            continue;
+        }
+        // The same rule as above: the last input for a key is its answer.
+        let origin = |key: &str| inputs.iter().rev().find(|i| i.key == key).map(|i| &i.origin);
+        let values: Vec<(String, String)> = c
+            .keys
+            .iter()
+            .map(|key| {
+                let value = answers.get(key).map_or("(not asked)".into(), |v| {
+                    one_line(&v.to_toml().to_string()).into_owned()
+                });
+                let from = match origin(key) {
+                    Some(Origin::Flag(flag)) => format!("from {flag}"),
+                    Some(Origin::File { path, line }) => format!("from {}:{line}", path.display()),
+                    None if answers.get(key).is_none() => String::new(),
+                    None if fill == Fill::Prompt => "your answer".into(),
+                    None => "the default".into(),
+                };
+                (format!("{key} = {value}"), from)
+            })
+            .collect();
+        let width = values.iter().map(|(v, _)| v.len()).max().unwrap_or(0);
+        let lines = values
+            .iter()
+            .map(|(v, from)| format!("    {v:<width$}  {from}").trim_end().to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let message = format!("{} (`{}` is false):\n{lines}", c.message, c.check);
+        let hint = c.hint.clone().unwrap_or_else(|| {
+            let keys = c.keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>();
+            format!("change {}", keys.join(" or "))
+        });
+        let in_file = c.keys.iter().find_map(|k| match origin(k) {
+            Some(Origin::File { path, line }) => Some((path.clone(), *line)),
+            _ => None,
+        });
+        return Err(match (in_file, fill) {
+            (Some((file, line)), _) => Error::Config {
+                file,
+                line,
+                message,
+                hint,
+            },
+            (None, Fill::Config(path)) => Error::input(format!("{}: {message}", path.display()), hint),
+            (None, _) => Error::input(message, hint),
+        });
+    }
+    Ok(())
 }
 
 /// Questions without a default that a project's braid.toml does not answer:

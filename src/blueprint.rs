@@ -338,6 +338,19 @@ pub struct Component {
     pub files: BTreeMap<String, SourceFile>,
 }
 
+/// A rule over several answers (`ml_port != gateway_port`), checked once
+/// every answer is known and before anything is rendered.
+#[derive(Debug, Clone)]
+pub struct Constraint {
+    /// A minijinja expression over the answers that must be true.
+    pub check: String,
+    /// What is wrong when it is false, in the blueprint's words.
+    pub message: String,
+    pub hint: Option<String>,
+    /// The questions the check reads, in question order.
+    pub keys: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct FileRule {
     pub glob: globset::GlobMatcher,
@@ -354,6 +367,7 @@ pub struct Blueprint {
     pub questions: Vec<Question>,
     pub components: Vec<Component>,
     pub rules: Vec<FileRule>,
+    pub constraints: Vec<Constraint>,
     /// Commands shown after `new` (templates over the answers).
     pub next_steps: Vec<String>,
 }
@@ -370,8 +384,18 @@ struct RawBlueprint {
     components: Vec<RawComponent>,
     #[serde(default, rename = "file")]
     files: Vec<RawFileRule>,
+    #[serde(default, rename = "constraint")]
+    constraints: Vec<RawConstraint>,
     #[serde(default)]
     next_steps: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConstraint {
+    check: toml::Spanned<String>,
+    message: toml::Spanned<String>,
+    hint: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -542,6 +566,12 @@ impl Blueprint {
             })
             .collect::<Result<Vec<_>>>()?;
 
+        let constraints = raw
+            .constraints
+            .into_iter()
+            .map(|c| parse_constraint(c, &questions).map_err(|(span, msg)| at(span, msg)))
+            .collect::<Result<Vec<_>>>()?;
+
         Ok(Blueprint {
             name: raw.name,
             summary: raw.summary,
@@ -550,6 +580,7 @@ impl Blueprint {
             questions,
             components,
             rules,
+            constraints,
             next_steps: raw.next_steps,
         })
     }
@@ -567,7 +598,87 @@ impl Blueprint {
     }
 }
 
+/// A `[[constraint]]`: its check compiles and reads only questions.
+fn parse_constraint(
+    raw: RawConstraint,
+    questions: &[Question],
+) -> Result<Constraint, (std::ops::Range<usize>, String)> {
+    let span = raw.check.span();
+    let check = raw.check.into_inner();
+    let env = minijinja::Environment::new();
+    let expr = env
+        .compile_expression(&check)
+        .map_err(|e| (span.clone(), format!("constraint `{check}` does not compile: {e}")))?;
+    let read = expr.undeclared_variables(false);
+    let mut unknown: Vec<&String> = read
+        .iter()
+        .filter(|v| !questions.iter().any(|q| &q.key == *v))
+        .collect();
+    unknown.sort();
+    if let Some(v) = unknown.first() {
+        let hint = closest(v, questions.iter().map(|q| q.key.as_str()))
+            .map(|c| format!(" (did you mean `{c}`?)"))
+            .unwrap_or_default();
+        return Err((
+            span,
+            format!("constraint `{check}` reads `{v}`, which is not a question{hint}; a check reads answers only"),
+        ));
+    }
+    if raw.message.get_ref().trim().is_empty() {
+        return Err((raw.message.span(), format!("constraint `{check}` needs a `message`")));
+    }
+    Ok(Constraint {
+        keys: questions
+            .iter()
+            .filter(|q| read.contains(&q.key))
+            .map(|q| q.key.clone())
+            .collect(),
+        check,
+        message: raw.message.into_inner(),
+        hint: raw.hint,
+    })
+}
+
 fn check_expression(expr: &str) -> Result<(), String> {
     let env = minijinja::Environment::new();
     env.compile_expression(expr).map(|_| ()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo() -> Blueprint {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/blueprints");
+        Library::new(&[root]).unwrap().load("demo").unwrap()
+    }
+
+    fn constraint(check: &str, message: &str) -> Result<Constraint, String> {
+        let text = format!(
+            "check = {}\nmessage = {}\n",
+            toml::Value::from(check),
+            toml::Value::from(message)
+        );
+        let raw: RawConstraint = toml::from_str(&text).unwrap();
+        parse_constraint(raw, &demo().questions).map_err(|(_, msg)| msg)
+    }
+
+    #[test]
+    fn constraint_keys_are_the_questions_it_reads_in_question_order() {
+        let c = constraint("port > 1024 or flavor == 'vanilla' and docs", "m").unwrap();
+        assert_eq!(c.keys, ["flavor", "docs", "port"]);
+    }
+
+    #[test]
+    fn constraint_that_does_not_compile_reads_a_non_question_or_says_nothing_is_refused() {
+        let e = constraint("port >", "m").unwrap_err();
+        assert!(e.contains("constraint `port >` does not compile"), "{e}");
+        let e = constraint("prot > 1", "m").unwrap_err();
+        assert!(
+            e.contains("reads `prot`, which is not a question (did you mean `port`?)"),
+            "{e}"
+        );
+        let e = constraint("port > 1", " ").unwrap_err();
+        assert!(e.contains("needs a `message`"), "{e}");
+    }
 }

@@ -354,3 +354,65 @@ fn braid_toml_missing_an_answer_without_default_names_the_file_and_key() {
         assert!(!run.stderr().contains("--yes"), "{command}: {}", run.stderr());
     }
 }
+
+#[test]
+fn constraint_ml_port_equal_to_gateway_port_is_refused_by_new() {
+    let tmp = TempDir::new().unwrap();
+    braid()
+        .current_dir(tmp.path())
+        .args(["new", "x", "--yes", "--set", "ml_port=8080"])
+        .run()
+        .code(2)
+        .stderr_has("ml_port and gateway_port must differ")
+        .stderr_has("`ml_port != gateway_port` is false")
+        .stderr_has("ml_port = 8080       from --set ml_port")
+        .stderr_has("gateway_port = 8080  the default")
+        .stderr_has("hint: pick another ml_port");
+    assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0, "nothing written");
+    // Moving the other port is as good.
+    braid()
+        .current_dir(tmp.path())
+        .args(["new", "x", "--yes", "--set", "gateway_port=8000"])
+        .run()
+        .code(2)
+        .stderr_has("ml_port and gateway_port must differ");
+}
+
+#[test]
+fn constraint_in_braid_toml_is_refused_by_regen_diff_and_check() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("p");
+    braid().args(["new", dir.to_str().unwrap(), "--yes"]).run().success();
+    let config = dir.join("braid.toml");
+    replace_in(&config, "ml_port = 8000", "ml_port = 8080");
+    let text = fs::read_to_string(&config).unwrap();
+    let line_of = |key: &str| text.lines().position(|l| l.starts_with(key)).unwrap() + 1;
+    let (ml, gw) = (line_of("ml_port"), line_of("gateway_port"));
+    let before = tree(&dir);
+    for command in ["regen", "diff", "check"] {
+        braid()
+            .args([command, dir.to_str().unwrap()])
+            .run()
+            .code(2)
+            // At the first key of the rule that braid.toml sets.
+            .stderr_has(&format!(
+                "{}:{}: ml_port and gateway_port must differ",
+                config.display(),
+                gw.min(ml)
+            ))
+            .stderr_has(&format!("ml_port = 8080       from {}:{ml}", config.display()))
+            .stderr_has(&format!("gateway_port = 8080  from {}:{gw}", config.display()));
+    }
+    assert_eq!(tree(&dir), before, "nothing written");
+}
+
+#[test]
+fn constraint_reading_an_unknown_question_fails_at_load_with_file_and_line() {
+    let broken = broken_fixtures();
+    braid()
+        .args(["--blueprints", broken.to_str().unwrap(), "show", "bad-constraint"])
+        .run()
+        .code(2)
+        .stderr_has("bad-constraint/blueprint.toml:16: constraint `ml_port != gateway_prot` reads `gateway_prot`")
+        .stderr_has("did you mean `gateway_port`?");
+}
