@@ -20,7 +20,7 @@ pub mod state;
 pub mod term;
 pub mod write;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, Parser as _};
 
 use crate::{
     answers::{Input, Origin, Raw},
@@ -30,7 +30,24 @@ use crate::{
 
 /// Runs braid with the process's arguments; returns the exit code.
 pub fn run() -> i32 {
-    let cli = Cli::parse();
+    run_from(std::env::args_os())
+}
+
+/// Runs braid with these arguments (the first is the program's name); returns
+/// the exit code. Nothing here exits the process, so it can run in a test.
+pub fn run_from<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and --version are "errors" that exit 0; usage errors exit 2.
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
     let printer = Printer::new();
     let code = match dispatch(cli, &printer) {
         Ok(code) => code,
@@ -129,4 +146,19 @@ fn flag_inputs(args: &cli::NewArgs) -> Vec<Input> {
         }),
     );
     inputs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_from_can_be_called_more_than_once_and_returns_codes() {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/blueprints");
+        for _ in 0..2 {
+            assert_eq!(run_from(["braid", "completions", "tcsh"]), 2, "a usage error");
+            assert_eq!(run_from(["braid", "--blueprints", fixtures, "show", "dmeo"]), 2);
+            assert_eq!(run_from(["braid", "--blueprints", fixtures, "--version"]), 0);
+        }
+    }
 }
