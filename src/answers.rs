@@ -1,11 +1,11 @@
 //! Answers: typed values for a blueprint's questions, from whatever source
 //! (flag, `--set`, config file, prompt), all checked by the same validator.
 
-use std::{collections::BTreeMap, fmt};
+use std::{collections::BTreeMap, fmt, path::Path};
 
 use crate::{
     blueprint::{Blueprint, Kind, Question},
-    error::{closest, Error, Result},
+    error::{closest, one_line, Error, Result},
     names,
     prompt::Prompter,
 };
@@ -109,13 +109,17 @@ impl Question {
             Kind::Bool => match raw.to_ascii_lowercase().as_str() {
                 "true" | "yes" | "y" | "1" | "on" => Ok(Value::Bool(true)),
                 "false" | "no" | "n" | "0" | "off" => Ok(Value::Bool(false)),
-                _ => Err(format!("`{}` must be true or false, found `{raw}`", self.key)),
+                _ => Err(format!(
+                    "`{}` must be true or false, found `{}`",
+                    self.key,
+                    one_line(raw)
+                )),
             },
             Kind::Int => raw
                 .trim()
                 .parse()
                 .map(Value::Int)
-                .map_err(|_| format!("`{}` must be {}, found `{raw}`", self.key, self.expects())),
+                .map_err(|_| format!("`{}` must be {}, found `{}`", self.key, self.expects(), one_line(raw))),
             Kind::Multi => Ok(Value::List(
                 raw.split(',')
                     .map(str::trim)
@@ -133,7 +137,11 @@ impl Question {
             let hint = closest(v, self.choices.iter().map(String::as_str))
                 .map(|c| format!(" (did you mean `{c}`?)"))
                 .unwrap_or_default();
-            format!("`{key}` must be one of: {}; found `{v}`{hint}", self.choices.join(", "))
+            format!(
+                "`{key}` must be one of: {}; found `{}`{hint}",
+                self.choices.join(", "),
+                one_line(v)
+            )
         };
         match value {
             Value::Str(s) if self.kind == Kind::Choice => {
@@ -144,7 +152,11 @@ impl Question {
             Value::Str(s) => {
                 if let Some(re) = &self.validate {
                     if !re.is_match(s) {
-                        return Err(format!("`{key}` = `{s}` does not match the pattern {}", re.as_str()));
+                        return Err(format!(
+                            "`{key}` = `{}` does not match the pattern {}",
+                            one_line(s),
+                            re.as_str()
+                        ));
                     }
                 }
                 if key == "project_name" {
@@ -164,6 +176,21 @@ impl Question {
             Value::Bool(_) => {}
         }
         Ok(())
+    }
+
+    /// A value of the right shape, as TOML, for hints: `"..."`, `8080`, `["a"]`.
+    pub fn example(&self) -> String {
+        match self.kind {
+            Kind::String => "\"...\"".into(),
+            Kind::Bool => "true".into(),
+            Kind::Int => match (self.min, self.max) {
+                (Some(lo), _) if lo > 0 => lo.to_string(),
+                (_, Some(hi)) if hi < 0 => hi.to_string(),
+                _ => "0".into(),
+            },
+            Kind::Choice => toml::Value::String(self.choices[0].clone()).to_string(),
+            Kind::Multi => format!("[{}]", toml::Value::String(self.choices[0].clone())),
+        }
     }
 
     /// The flag that answers this question without a prompt.
@@ -219,13 +246,16 @@ impl Answers {
 
 /// How to fill the questions no input answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fill {
-    /// Take the defaults; a question without one is an error.
+pub enum Fill<'a> {
+    /// Take the defaults; a question without one is an error (`new --yes`).
     Defaults,
     /// Ask through the prompter.
     Prompt,
     /// Nothing may be asked: every unanswered question is an error.
     Fail,
+    /// The answers are a project's braid.toml (regen, diff, check): take the
+    /// defaults; a question without one is an error that names this file.
+    Config(&'a Path),
 }
 
 /// Is a `when` condition true for the answers so far?
@@ -246,7 +276,7 @@ pub fn resolve(
     blueprint: &Blueprint,
     inputs: &[Input],
     suggested: &BTreeMap<String, Value>,
-    fill: Fill,
+    fill: Fill<'_>,
     prompter: &mut dyn Prompter,
 ) -> Result<Answers> {
     for input in inputs {
@@ -261,7 +291,7 @@ pub fn resolve(
             };
             return Err(located(
                 &input.origin,
-                format!("unknown question `{}`", input.key),
+                format!("unknown question `{}`", one_line(&input.key)),
                 hint,
             ));
         }
@@ -293,7 +323,7 @@ pub fn resolve(
             .or(q.default.as_ref())
             .filter(|d| q.check(d).is_ok());
         match (fill, default) {
-            (Fill::Defaults, Some(d)) => answers.0.push((q.key.clone(), d.clone())),
+            (Fill::Defaults | Fill::Config(_), Some(d)) => answers.0.push((q.key.clone(), d.clone())),
             (Fill::Prompt, _) => {
                 let value = prompter.ask(q, default)?;
                 answers.0.push((q.key.clone(), value));
@@ -302,7 +332,11 @@ pub fn resolve(
         }
     }
     if missing.is_empty() {
+        check_constraints(blueprint, &answers, inputs, fill)?;
         return Ok(answers);
+    }
+    if let Fill::Config(path) = fill {
+        return Err(missing_in_config(path, &missing));
     }
     let list = missing
         .iter()
@@ -319,6 +353,97 @@ pub fn resolve(
         "pass them as flags, or --yes to take the defaults where there is one"
     };
     Err(Error::Missing(format!("{why}:\n{list}\n  hint: {hint}")))
+}
+
+/// The blueprint's `[[constraint]]`s, once every answer is known (so before
+/// anything is rendered or written). A failure says which values broke the
+/// rule and where each came from; when one came from a config file, the
+/// error points at it.
+fn check_constraints(blueprint: &Blueprint, answers: &Answers, inputs: &[Input], fill: Fill<'_>) -> Result<()> {
+    for c in &blueprint.constraints {
+        let holds =
+            condition(&c.check, answers).map_err(|e| Error::blueprint(&blueprint.name, format!("constraint {e}")))?;
+        if holds {
+            continue;
+        }
+        // The same rule as above: the last input for a key is its answer.
+        let origin = |key: &str| inputs.iter().rev().find(|i| i.key == key).map(|i| &i.origin);
+        let values: Vec<(String, String)> = c
+            .keys
+            .iter()
+            .map(|key| {
+                let value = answers.get(key).map_or("(not asked)".into(), |v| {
+                    one_line(&v.to_toml().to_string()).into_owned()
+                });
+                let from = match origin(key) {
+                    Some(Origin::Flag(flag)) => format!("from {flag}"),
+                    Some(Origin::File { path, line }) => format!("from {}:{line}", path.display()),
+                    None if answers.get(key).is_none() => String::new(),
+                    None if fill == Fill::Prompt => "your answer".into(),
+                    None => "the default".into(),
+                };
+                (format!("{key} = {value}"), from)
+            })
+            .collect();
+        let width = values.iter().map(|(v, _)| v.len()).max().unwrap_or(0);
+        let lines = values
+            .iter()
+            .map(|(v, from)| format!("    {v:<width$}  {from}").trim_end().to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let message = format!("{} (`{}` is false):\n{lines}", c.message, c.check);
+        let hint = c.hint.clone().unwrap_or_else(|| {
+            let keys = c.keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>();
+            format!("change {}", keys.join(" or "))
+        });
+        let in_file = c.keys.iter().find_map(|k| match origin(k) {
+            Some(Origin::File { path, line }) => Some((path.clone(), *line)),
+            _ => None,
+        });
+        return Err(match (in_file, fill) {
+            (Some((file, line)), _) => Error::Config {
+                file,
+                line,
+                message,
+                hint,
+            },
+            (None, Fill::Config(path)) => Error::input(format!("{}: {message}", path.display()), hint),
+            (None, _) => Error::input(message, hint),
+        });
+    }
+    Ok(())
+}
+
+/// Questions without a default that a project's braid.toml does not answer:
+/// say which file and what to add to it (flags do not apply to regen).
+fn missing_in_config(path: &Path, missing: &[&Question]) -> Error {
+    let line = |q: &Question| format!("{} = {}", q.key, q.example());
+    let text = match missing {
+        [q] => format!(
+            "{}: no answer for `{}`, and the blueprint gives it no default\n  \
+             hint: add `{}` under [answers] ({})",
+            path.display(),
+            q.key,
+            line(q),
+            q.expects()
+        ),
+        _ => format!(
+            "{}: no answer for {}, and the blueprint gives them no default\n  \
+             hint: add them under [answers], for example:\n{}",
+            path.display(),
+            missing
+                .iter()
+                .map(|q| format!("`{}`", q.key))
+                .collect::<Vec<_>>()
+                .join(", "),
+            missing
+                .iter()
+                .map(|q| format!("    {:<30} # {}", line(q), q.expects()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    };
+    Error::Missing(text)
 }
 
 fn located(origin: &Origin, message: String, hint: String) -> Error {
@@ -417,6 +542,38 @@ mod tests {
         let suggested = BTreeMap::from([("project_name".to_string(), Value::Str("from-dir".into()))]);
         let a = resolve(&bp, &[], &suggested, Fill::Defaults, &mut crate::prompt::NoPrompt).unwrap();
         assert_eq!(a.str("project_name"), Some("from-dir"));
+    }
+
+    #[test]
+    fn config_mode_names_the_file_and_what_to_add_for_each_missing_key() {
+        let bp = demo();
+        let path = std::path::Path::new("proj/braid.toml");
+        let err = resolve(
+            &bp,
+            &[],
+            &BTreeMap::new(),
+            Fill::Config(path),
+            &mut crate::prompt::NoPrompt,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "proj/braid.toml: no answer for `project_name`, and the blueprint gives it no default\n  \
+             hint: add `project_name = \"...\"` under [answers] (a string)"
+        );
+        let qs = ["project_name", "flavor", "toppings", "docs", "port"].map(|k| bp.question(k).unwrap());
+        let err = missing_in_config(path, &qs).to_string();
+        for line in [
+            "no answer for `project_name`, `flavor`, `toppings`, `docs`, `port`",
+            "    flavor = \"vanilla\"",
+            "    toppings = [\"nuts\"]",
+            "    docs = true",
+            "    port = 1 ",
+        ] {
+            assert!(err.contains(line), "{line}: {err}");
+        }
+        assert!(!err.contains("--"), "no flags for a config file: {err}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::{
     answers::Value,
-    error::{closest, line_of, Error, Result},
+    error::{closest, line_of, one_line, Error, Result},
     state::Ownership,
 };
 
@@ -38,6 +38,7 @@ pub struct SourceFile {
 pub struct Root {
     /// "embedded", or the folder's path.
     pub label: String,
+    embedded: bool,
     files: BTreeMap<String, SourceFile>,
 }
 
@@ -55,6 +56,7 @@ impl Root {
             .collect();
         Root {
             label: "embedded".into(),
+            embedded: true,
             files,
         }
     }
@@ -66,17 +68,38 @@ impl Root {
                 "pass an existing folder to --blueprints (or BRAID_BLUEPRINTS)",
             ));
         }
-        let mut files = BTreeMap::new();
-        walk(dir, dir, &mut files).map_err(|e| {
+        let unreadable = |e: std::io::Error| {
             Error::input(
                 format!("cannot read blueprint folder {}: {e}", dir.display()),
                 "check the folder's permissions",
             )
+        };
+        let real_root = fs::canonicalize(dir).map_err(unreadable)?;
+        let mut walker = Walker {
+            base: dir,
+            real_root: &real_root,
+            open: vec![real_root.clone()],
+            files: BTreeMap::new(),
+        };
+        walker.walk(dir).map_err(|e| match e {
+            WalkError::Io(e) => unreadable(e),
+            WalkError::Link(e) => e,
         })?;
         Ok(Root {
             label: dir.display().to_string(),
-            files,
+            embedded: false,
+            files: walker.files,
         })
+    }
+
+    /// How messages name a folder of this root: a real path for a user's
+    /// folder (`/home/me/bps/components/x`), `embedded:components/x` otherwise.
+    fn locate(&self, prefix: &str) -> String {
+        if self.embedded {
+            format!("{}:{prefix}", self.label)
+        } else {
+            Path::new(&self.label).join(prefix).display().to_string()
+        }
     }
 
     /// Files under `prefix/`, keyed by their path relative to it.
@@ -98,28 +121,111 @@ impl Root {
     }
 }
 
-fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, SourceFile>) -> std::io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        let meta = fs::metadata(&path)?;
-        if meta.is_dir() {
-            walk(base, &path, out)?;
-        } else if meta.is_file() {
-            let rel = path.strip_prefix(base).expect("inside base");
-            let rel = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            let file = SourceFile {
-                bytes: Cow::Owned(fs::read(&path)?),
-                executable: is_executable(&meta),
-            };
-            out.insert(rel, file);
-        }
+/// Reads a user's blueprint folder into memory.
+///
+/// Links are followed only while they stay inside the folder given to
+/// `--blueprints`: a link to `/etc/passwd`, to `~/.ssh` or up through `../..`
+/// would copy files from outside the blueprint into every generated repo (and
+/// into its git history). Such a link is an error that names it, before
+/// anything is written. The error fails every command, `braid list`
+/// included, rather than being skipped with a warning: a blueprint that needs
+/// such a link cannot be generated anyway, and a warning on `list` is easy to
+/// miss while the folder keeps looking usable.
+struct Walker<'a> {
+    /// The folder as given, for relative names.
+    base: &'a Path,
+    /// The folder with every link resolved: what a link must stay inside.
+    real_root: &'a Path,
+    /// The resolved folders being walked, outermost first: a link back to
+    /// one of them would loop.
+    open: Vec<PathBuf>,
+    files: BTreeMap<String, SourceFile>,
+}
+
+enum WalkError {
+    Io(std::io::Error),
+    Link(Error),
+}
+
+impl From<std::io::Error> for WalkError {
+    fn from(e: std::io::Error) -> Self {
+        WalkError::Io(e)
     }
-    Ok(())
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, dir: &Path) -> Result<(), WalkError> {
+        let mut entries = fs::read_dir(dir)?.collect::<std::io::Result<Vec<_>>>()?;
+        entries.sort_by_key(fs::DirEntry::file_name);
+        for entry in entries {
+            let path = entry.path();
+            let rel = self.relative(&path);
+            let real = if entry.file_type()?.is_symlink() {
+                Some(self.check_link(&path, &rel)?)
+            } else {
+                None
+            };
+            let meta = fs::metadata(&path)?;
+            if meta.is_dir() {
+                let real = match real {
+                    Some(real) => real,
+                    None => fs::canonicalize(&path)?,
+                };
+                self.open.push(real);
+                self.walk(&path)?;
+                self.open.pop();
+            } else if meta.is_file() {
+                let file = SourceFile {
+                    bytes: Cow::Owned(fs::read(&path)?),
+                    executable: is_executable(&meta),
+                };
+                self.files.insert(rel, file);
+            }
+        }
+        Ok(())
+    }
+
+    /// Where a link leads, when that is inside the folder and not a loop.
+    fn check_link(&self, path: &Path, rel: &str) -> Result<PathBuf, WalkError> {
+        let target = fs::read_link(path)?;
+        let refuse = |why: String| {
+            WalkError::Link(Error::input(
+                format!(
+                    "blueprint folder {}: the link `{rel}` points to {}{why}",
+                    self.base.display(),
+                    target.display()
+                ),
+                "copy the files into the blueprint folder instead, or remove the link; \
+                 braid follows links only while they stay inside the folder",
+            ))
+        };
+        let real = match fs::canonicalize(path) {
+            Ok(real) => real,
+            Err(e) => return Err(refuse(format!(", which cannot be followed ({e})"))),
+        };
+        if !real.starts_with(self.real_root) {
+            let resolved = if real == target {
+                String::new()
+            } else {
+                format!(" ({})", real.display())
+            };
+            return Err(refuse(format!("{resolved}, outside the folder")));
+        }
+        if self.open.contains(&real) {
+            return Err(refuse(", a folder that contains the link: it would loop".into()));
+        }
+        Ok(real)
+    }
+
+    /// `a/b/c` relative to the folder given, `/`-separated.
+    fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(self.base)
+            .expect("inside base")
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
 }
 
 #[cfg(unix)]
@@ -168,7 +274,7 @@ impl Library {
                 Some(c) => format!("did you mean `{c}`? `braid list` shows them all"),
                 None => format!("available: {}; `braid list` shows them all", names.join(", ")),
             };
-            return Err(Error::input(format!("no blueprint named `{name}`"), hint));
+            return Err(Error::input(format!("no blueprint named `{}`", one_line(name)), hint));
         };
         Blueprint::parse(self, root, name)
     }
@@ -183,7 +289,7 @@ impl Library {
             .chain(self.roots.iter())
             .map(|r| (r, r.subtree(&prefix)))
             .find(|(_, files)| !files.is_empty())
-            .map(|(r, files)| (format!("{}:{prefix}", r.label), files))
+            .map(|(r, files)| (r.locate(&prefix), files))
     }
 }
 
@@ -225,10 +331,24 @@ pub struct Question {
 
 #[derive(Debug, Clone)]
 pub struct Component {
-    /// Where the files come from, for messages: `embedded:components/ml-python`.
+    /// Where the files come from, for messages: `embedded:components/ml-python`,
+    /// or the folder's path for a user's blueprint.
     pub label: String,
     pub when: Option<String>,
     pub files: BTreeMap<String, SourceFile>,
+}
+
+/// A rule over several answers (`ml_port != gateway_port`), checked once
+/// every answer is known and before anything is rendered.
+#[derive(Debug, Clone)]
+pub struct Constraint {
+    /// A minijinja expression over the answers that must be true.
+    pub check: String,
+    /// What is wrong when it is false, in the blueprint's words.
+    pub message: String,
+    pub hint: Option<String>,
+    /// The questions the check reads, in question order.
+    pub keys: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -247,6 +367,7 @@ pub struct Blueprint {
     pub questions: Vec<Question>,
     pub components: Vec<Component>,
     pub rules: Vec<FileRule>,
+    pub constraints: Vec<Constraint>,
     /// Commands shown after `new` (templates over the answers).
     pub next_steps: Vec<String>,
 }
@@ -263,8 +384,18 @@ struct RawBlueprint {
     components: Vec<RawComponent>,
     #[serde(default, rename = "file")]
     files: Vec<RawFileRule>,
+    #[serde(default, rename = "constraint")]
+    constraints: Vec<RawConstraint>,
     #[serde(default)]
     next_steps: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConstraint {
+    check: toml::Spanned<String>,
+    message: toml::Spanned<String>,
+    hint: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -405,7 +536,7 @@ impl Blueprint {
                     if files.is_empty() {
                         return Err(at(span, format!("component source `{}` is empty or missing", source.get_ref())));
                     }
-                    (format!("{}:{prefix}", root.label), files)
+                    (root.locate(&prefix), files)
                 }
                 _ => {
                     return Err(Error::blueprint(
@@ -435,6 +566,12 @@ impl Blueprint {
             })
             .collect::<Result<Vec<_>>>()?;
 
+        let constraints = raw
+            .constraints
+            .into_iter()
+            .map(|c| parse_constraint(c, &questions).map_err(|(span, msg)| at(span, msg)))
+            .collect::<Result<Vec<_>>>()?;
+
         Ok(Blueprint {
             name: raw.name,
             summary: raw.summary,
@@ -443,6 +580,7 @@ impl Blueprint {
             questions,
             components,
             rules,
+            constraints,
             next_steps: raw.next_steps,
         })
     }
@@ -460,7 +598,87 @@ impl Blueprint {
     }
 }
 
+/// A `[[constraint]]`: its check compiles and reads only questions.
+fn parse_constraint(
+    raw: RawConstraint,
+    questions: &[Question],
+) -> Result<Constraint, (std::ops::Range<usize>, String)> {
+    let span = raw.check.span();
+    let check = raw.check.into_inner();
+    let env = minijinja::Environment::new();
+    let expr = env
+        .compile_expression(&check)
+        .map_err(|e| (span.clone(), format!("constraint `{check}` does not compile: {e}")))?;
+    let read = expr.undeclared_variables(false);
+    let mut unknown: Vec<&String> = read
+        .iter()
+        .filter(|v| !questions.iter().any(|q| &q.key == *v))
+        .collect();
+    unknown.sort();
+    if let Some(v) = unknown.first() {
+        let hint = closest(v, questions.iter().map(|q| q.key.as_str()))
+            .map(|c| format!(" (did you mean `{c}`?)"))
+            .unwrap_or_default();
+        return Err((
+            span,
+            format!("constraint `{check}` reads `{v}`, which is not a question{hint}; a check reads answers only"),
+        ));
+    }
+    if raw.message.get_ref().trim().is_empty() {
+        return Err((raw.message.span(), format!("constraint `{check}` needs a `message`")));
+    }
+    Ok(Constraint {
+        keys: questions
+            .iter()
+            .filter(|q| read.contains(&q.key))
+            .map(|q| q.key.clone())
+            .collect(),
+        check,
+        message: raw.message.into_inner(),
+        hint: raw.hint,
+    })
+}
+
 fn check_expression(expr: &str) -> Result<(), String> {
     let env = minijinja::Environment::new();
     env.compile_expression(expr).map(|_| ()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo() -> Blueprint {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/blueprints");
+        Library::new(&[root]).unwrap().load("demo").unwrap()
+    }
+
+    fn constraint(check: &str, message: &str) -> Result<Constraint, String> {
+        let text = format!(
+            "check = {}\nmessage = {}\n",
+            toml::Value::from(check),
+            toml::Value::from(message)
+        );
+        let raw: RawConstraint = toml::from_str(&text).unwrap();
+        parse_constraint(raw, &demo().questions).map_err(|(_, msg)| msg)
+    }
+
+    #[test]
+    fn constraint_keys_are_the_questions_it_reads_in_question_order() {
+        let c = constraint("port > 1024 or flavor == 'vanilla' and docs", "m").unwrap();
+        assert_eq!(c.keys, ["flavor", "docs", "port"]);
+    }
+
+    #[test]
+    fn constraint_that_does_not_compile_reads_a_non_question_or_says_nothing_is_refused() {
+        let e = constraint("port >", "m").unwrap_err();
+        assert!(e.contains("constraint `port >` does not compile"), "{e}");
+        let e = constraint("prot > 1", "m").unwrap_err();
+        assert!(
+            e.contains("reads `prot`, which is not a question (did you mean `port`?)"),
+            "{e}"
+        );
+        let e = constraint("port > 1", " ").unwrap_err();
+        assert!(e.contains("needs a `message`"), "{e}");
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{builder::TypedValueParser as _, Parser, Subcommand, ValueEnum};
 
 /// Turn an architecture pattern into a runnable repository, and keep it in
 /// sync with its answers safely.
@@ -20,7 +20,10 @@ pub struct Cli {
         global = true,
         env = "BRAID_BLUEPRINTS",
         value_name = "DIR",
-        value_delimiter = ':'
+        value_delimiter = ':',
+        // Empty entries are allowed here and skipped later: PathBuf's own
+        // parser would refuse `BRAID_BLUEPRINTS=` and `a::b`.
+        value_parser = clap::builder::OsStringValueParser::new().map(PathBuf::from)
     )]
     pub blueprints: Vec<PathBuf>,
 }

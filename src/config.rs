@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::{
     answers::{Answers, Input, Origin, Raw},
-    error::{closest, line_of, Error, Result},
+    error::{closest, line_of, one_line, Error, Result},
 };
 
 pub struct ProjectConfig {
@@ -49,7 +49,11 @@ pub fn parse(path: &Path, text: &str) -> Result<ProjectConfig> {
                 }
                 None => "braid.toml holds `blueprint = \"NAME\"` and an [answers] table".into(),
             };
-            return Err(err(key_line(text, None, key), format!("unknown key `{key}`"), &hint));
+            return Err(err(
+                key_line(text, None, key),
+                format!("unknown key `{}`", one_line(key)),
+                &hint,
+            ));
         }
     }
     let blueprint = match table.get("blueprint") {

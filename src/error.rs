@@ -4,7 +4,7 @@
 //! [`Error::Interrupted`] (130). Messages carry no styling: the printer adds
 //! color when it writes them to a terminal.
 
-use std::path::PathBuf;
+use std::{borrow::Cow, path::PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -85,9 +85,53 @@ pub fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// Makes control characters visible (`\u{1b}`, `\r`), so a value from a
+/// config file or a flag cannot move the cursor, recolor or retitle the
+/// terminal. Bidirectional overrides are escaped too, so text reads in the
+/// order it is stored. With `keep_newlines`, `\n` and `\t` pass (a
+/// multi-line message); without, the text stays on one line (a value
+/// embedded in a message).
+pub fn escape_controls(text: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let bad = |c: char| {
+        let kept = keep_newlines && (c == '\n' || c == '\t');
+        !kept
+            && (c.is_control()
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    };
+    if !text.chars().any(bad) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' if !keep_newlines => out.push_str("\\n"),
+            '\t' if !keep_newlines => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if bad(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A user's value inside a one-line message: control characters and newlines escaped.
+pub fn one_line(value: &str) -> Cow<'_, str> {
+    escape_controls(value, false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_newlines_kept_only_when_asked() {
+        let hostile = "red \u{1b}[31mX\u{7}\r\u{9b}é中\u{202e}\nnext\tcol";
+        let many = escape_controls(hostile, true);
+        assert_eq!(many, "red \\u{1b}[31mX\\u{7}\\r\\u{9b}é中\\u{202e}\nnext\tcol");
+        let one = one_line(hostile);
+        assert_eq!(one, "red \\u{1b}[31mX\\u{7}\\r\\u{9b}é中\\u{202e}\\nnext\\tcol");
+        assert!(matches!(escape_controls("plain é", false), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn closest_finds_typos_and_ignores_noise() {

@@ -23,7 +23,7 @@ pub mod state;
 pub mod term;
 pub mod write;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, Parser as _};
 
 use crate::{
     answers::{Input, Origin, Raw},
@@ -33,9 +33,26 @@ use crate::{
 
 /// Runs braid with the process's arguments; returns the exit code.
 pub fn run() -> i32 {
-    let cli = Cli::parse();
-    let printer = Printer;
-    match dispatch(cli, &printer) {
+    run_from(std::env::args_os())
+}
+
+/// Runs braid with these arguments (the first is the program's name); returns
+/// the exit code. Nothing here exits the process, so it can run in a test.
+pub fn run_from<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and --version are "errors" that exit 0; usage errors exit 2.
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    let printer = Printer::new();
+    let code = match dispatch(cli, &printer) {
         Ok(code) => code,
         Err(err) => {
             let code = err.downcast_ref::<error::Error>().map_or(2, error::Error::exit_code);
@@ -44,11 +61,27 @@ pub fn run() -> i32 {
             }
             code
         }
+    };
+    // A closed pipe (`braid diff | head`) keeps the command's own code; any
+    // other failure to write the data is an error: the data did not arrive.
+    match printer.stdout_failure() {
+        Some(e) => {
+            printer.error(&anyhow::anyhow!("cannot write to stdout: {e}"));
+            2
+        }
+        None => code,
     }
 }
 
 fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<i32> {
-    let library = || blueprint::Library::new(&cli.blueprints);
+    // An empty entry (`BRAID_BLUEPRINTS=`, `a::b`, `:a`) names no folder: skip it.
+    let user_dirs: Vec<_> = cli
+        .blueprints
+        .iter()
+        .filter(|d| !d.as_os_str().is_empty())
+        .cloned()
+        .collect();
+    let library = || blueprint::Library::new(&user_dirs);
     match cli.command {
         Command::New(args) => {
             let opts = commands::NewOptions {
@@ -68,7 +101,11 @@ fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<i32> {
         Command::List { json } => commands::list(&library()?, json, printer),
         Command::Show { blueprint, json } => commands::show(&library()?, &blueprint, json, printer),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "braid", &mut std::io::stdout());
+            // Into a buffer, then through the printer: clap_complete panics
+            // when its writer fails (a closed pipe, a full disk).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "braid", &mut script);
+            printer.out_raw(&script);
             Ok(0)
         }
     }
@@ -82,7 +119,7 @@ fn flag_inputs(args: &cli::NewArgs) -> Vec<Input> {
         .map(|(k, v)| Input {
             key: k.clone(),
             raw: Raw::Text(v.clone()),
-            origin: Origin::Flag(format!("--set {k}")),
+            origin: Origin::Flag(format!("--set {}", error::one_line(k))),
         })
         .collect();
     let mut flag = |key: &str, flag: &str, value: Option<String>| {
@@ -112,4 +149,19 @@ fn flag_inputs(args: &cli::NewArgs) -> Vec<Input> {
         }),
     );
     inputs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_from_can_be_called_more_than_once_and_returns_codes() {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/blueprints");
+        for _ in 0..2 {
+            assert_eq!(run_from(["braid", "completions", "tcsh"]), 2, "a usage error");
+            assert_eq!(run_from(["braid", "--blueprints", fixtures, "show", "dmeo"]), 2);
+            assert_eq!(run_from(["braid", "--blueprints", fixtures, "--version"]), 0);
+        }
+    }
 }

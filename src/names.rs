@@ -170,7 +170,7 @@ const DEVICE_NAMES: &[&str] = &[
 
 /// Checks a project name for every ecosystem at once; the error says which one refuses it and why.
 pub fn check_project_name(name: &str) -> Result<(), String> {
-    let bad = |why: String| Err(format!("project name `{name}` {why}"));
+    let bad = |why: String| Err(format!("project name `{}` {why}", crate::error::one_line(name)));
     if name.is_empty() {
         return bad("is empty".into());
     }

@@ -42,6 +42,8 @@ pub fn render(blueprint: &Blueprint, answers: &Answers) -> Result<FileSet> {
     let bp_err = |msg: String| Error::blueprint(&blueprint.name, msg);
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Spans and source in errors, in release builds too.
+    env.set_debug(true);
     env.set_keep_trailing_newline(true);
     filters::register(&mut env);
     // Templates are loaded by name: "<component label>/<path>", so errors and
@@ -75,7 +77,7 @@ pub fn render(blueprint: &Blueprint, answers: &Answers) -> Result<FileSet> {
                 let text = env
                     .get_template(&name)
                     .and_then(|t| t.render(&ctx))
-                    .map_err(|e| bp_err(template_error(&e)))?;
+                    .map_err(|e| bp_err(template_error(&e, &ctx)))?;
                 if text.trim().is_empty() {
                     continue; // an empty render means "not for these answers"
                 }
@@ -106,6 +108,7 @@ pub fn paths(blueprint: &Blueprint, answers: &Answers) -> Result<BTreeMap<String
     let bp_err = |msg: String| Error::blueprint(&blueprint.name, msg);
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_debug(true);
     filters::register(&mut env);
     let ctx = context(answers);
     let mut out = BTreeMap::new();
@@ -133,7 +136,7 @@ fn render_path(
 ) -> Result<Option<String>, String> {
     let src = src.strip_suffix(".j2").unwrap_or(src);
     let rendered = if src.contains("{{") || src.contains("{%") {
-        env.render_str(src, ctx).map_err(|e| template_error(&e))?
+        env.render_str(src, ctx).map_err(|e| template_error(&e, ctx))?
     } else {
         src.to_string()
     };
@@ -185,23 +188,211 @@ pub fn check_state_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A template error with its file, line and the source around it.
-fn template_error(e: &minijinja::Error) -> String {
+/// A template error as `FILE:LINE: what went wrong`, then the line with the
+/// span marked. An undefined value names the variable and, when one is close,
+/// the variable that was probably meant. minijinja's own Display already
+/// appends `(in FILE:LINE)`, so the message is built from its parts instead.
+fn template_error(e: &minijinja::Error, ctx: &BTreeMap<String, minijinja::Value>) -> String {
+    let source = e.template_source();
+    let undefined_value = e.kind() == minijinja::ErrorKind::UndefinedError;
+    let range = match (source, e.range()) {
+        (Some(src), Some(r)) if src.get(r.clone()).is_some() => Some(if undefined_value { widen(src, r) } else { r }),
+        _ => None,
+    };
     let mut msg = String::new();
-    if let (Some(name), Some(line)) = (e.name(), e.line()) {
-        msg.push_str(&format!("template {name}, line {line}: "));
+    // "<string>" is an inline template (a path): the caller names the file.
+    if let Some(name) = e.name().filter(|n| *n != "<string>") {
+        msg.push_str(name);
+        if let Some(line) = e.line() {
+            msg.push_str(&format!(":{line}"));
+        }
+        msg.push_str(": ");
     }
-    msg.push_str(&e.to_string());
-    let info = e.display_debug_info().to_string();
-    if !info.trim().is_empty() {
-        msg.push_str(&format!("\n{info}"));
+    let what = match (source, range.clone()) {
+        (Some(src), Some(r)) if undefined_value => undefined(e, &src[r], ctx),
+        _ => match e.detail() {
+            Some(detail) => format!("{}: {detail}", e.kind()),
+            None => e.kind().to_string(),
+        },
+    };
+    msg.push_str(&what);
+    if let (Some(src), Some(r)) = (source, range) {
+        msg.push('\n');
+        msg.push_str(&mark(src, r));
     }
     msg
+}
+
+/// "undefined variable `x` (did you mean `y`?)", or "undefined value in `expr`"
+/// when no single unknown name stands out (a missing attribute, say).
+fn undefined(e: &minijinja::Error, expr: &str, ctx: &BTreeMap<String, minijinja::Value>) -> String {
+    // Names in scope: the context, plus loop and `set` variables, which
+    // minijinja lists in its debug info ("Referenced variables: {").
+    let info = e.display_debug_info().to_string();
+    let locals = info
+        .split_once("Referenced variables: {")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| l.split_once(':').map(|(name, _)| name.trim().to_string()))
+        .collect::<Vec<_>>();
+    let known = |name: &str| ctx.contains_key(name) || locals.iter().any(|l| l == name);
+    let unknown: Vec<&str> = names_in(expr).into_iter().filter(|n| !known(n)).collect();
+    match unknown.as_slice() {
+        [name] => {
+            let hint = crate::error::closest(name, ctx.keys().map(String::as_str))
+                .map(|c| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
+            format!("undefined variable `{name}`{hint}")
+        }
+        _ => format!("undefined value in `{expr}`"),
+    }
+}
+
+/// The expression around an error span: minijinja marks `upper` in
+/// `x | upper` and `.b.c` in `a.b.c`; take the whole `x | upper` / `a.b.c`.
+fn widen(src: &str, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let mut start = range.start;
+    let before = src[..start].trim_end();
+    if before.ends_with('|') || src[start..].starts_with('.') {
+        let tag = [before.rfind("{{"), before.rfind("{%")]
+            .into_iter()
+            .flatten()
+            .max()
+            .map_or(0, |i| i + 2);
+        let line = before.rfind('\n').map_or(0, |i| i + 1);
+        start = tag.max(line);
+        if src[start..].starts_with(['-', '+']) {
+            start += 1;
+        }
+    }
+    start += src[start..range.end].len() - src[start..range.end].trim_start().len();
+    start..range.end
+}
+
+/// The variable names an expression reads: identifiers outside strings that
+/// do not follow `.` or `|` (attributes, filters) and are not keywords.
+fn names_in(expr: &str) -> Vec<&str> {
+    const KEYWORDS: [&str; 14] = [
+        "and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "True", "False", "None", "loop",
+    ];
+    let bytes = expr.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut quote: Option<u8> = None;
+    let mut prev = b' ';
+    while i < bytes.len() {
+        let b = bytes[i];
+        if let Some(q) = quote {
+            if b == b'\\' {
+                i += 1;
+            } else if b == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'"' || b == b'\'' {
+            quote = Some(b);
+            i += 1;
+            continue;
+        }
+        if b.is_ascii_alphabetic() || b == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            let word = &expr[start..i];
+            let followed_call = expr[i..].trim_start().starts_with('(');
+            if prev != b'.' && prev != b'|' && !followed_call && !KEYWORDS.contains(&word) && !out.contains(&word) {
+                out.push(word);
+            }
+            prev = b'a';
+            continue;
+        }
+        if !b.is_ascii_whitespace() {
+            prev = b;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The line of a span with the span underlined, numbered like the message.
+fn mark(src: &str, range: std::ops::Range<usize>) -> String {
+    let line_start = src[..range.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = src[range.start..].find('\n').map_or(src.len(), |i| range.start + i);
+    let line = &src[line_start..line_end];
+    let number = crate::error::line_of(src, range.start).to_string();
+    let pad = " ".repeat(number.len());
+    let col = src[line_start..range.start].chars().count();
+    let len = src[range.start..range.end.min(line_end)].chars().count().max(1);
+    format!(
+        "{pad} |\n{number} | {line}\n{pad} | {}{}",
+        " ".repeat(col),
+        "^".repeat(len)
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The message for rendering `template` (named `dir/t.j2`) over `project_name` and `items`.
+    fn error_for(template: &str) -> String {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_debug(true);
+        env.add_template("dir/t.j2", template).unwrap();
+        let ctx = BTreeMap::from([
+            ("project_name".to_string(), minijinja::Value::from("acme")),
+            ("items".to_string(), minijinja::Value::from(vec!["a", "b"])),
+        ]);
+        let e = env.get_template("dir/t.j2").unwrap().render(&ctx).unwrap_err();
+        template_error(&e, &ctx)
+    }
+
+    #[test]
+    fn template_error_names_the_undefined_variable_once_with_its_line() {
+        let msg = error_for("one\n{{ projet_name }}\n");
+        assert_eq!(
+            msg,
+            "dir/t.j2:2: undefined variable `projet_name` (did you mean `project_name`?)\n  |\n2 | {{ projet_name }}\n  |    ^^^^^^^^^^^"
+        );
+        for (template, name) in [
+            ("{{ 'a' ~ missing ~ 'b' }}", "missing"),
+            ("{{ missing | upper }}", "missing"),
+            ("{%- if missing %}x{% endif %}", "missing"),
+            ("{% for i in items %}{{ i ~ gone }}{% endfor %}", "gone"),
+            ("{% set x = 1 %}{{ x ~ other }}", "other"),
+            ("{{ \"project_name\" ~ nope }}", "nope"),
+        ] {
+            let msg = error_for(template);
+            assert!(
+                msg.contains(&format!("undefined variable `{name}`")),
+                "{template}: {msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn template_error_without_one_unknown_name_quotes_the_expression() {
+        let msg = error_for("{{ project_name.nope.deeper }}");
+        assert!(
+            msg.starts_with("dir/t.j2:1: undefined value in `project_name.nope.deeper`"),
+            "{msg}"
+        );
+        let msg = error_for("{% for i in items %}{{ i.attr | upper }}{% endfor %}");
+        assert!(msg.contains("undefined value in `i.attr | upper`"), "{msg}");
+        let msg = error_for("{{ nofunc(1) }}");
+        assert!(
+            msg.starts_with("dir/t.j2:1: unknown function: nofunc is unknown"),
+            "{msg}"
+        );
+        assert!(!msg.contains("(in "), "{msg}");
+    }
 
     #[test]
     fn paths_that_escape_are_refused() {

@@ -615,7 +615,7 @@ fn template_error_names_the_file_and_line_and_leaves_nothing() {
         ])
         .run()
         .code(2)
-        .stderr_has("bad-template/files/oops.txt.j2, line 3")
+        .stderr_has("bad-template/files/oops.txt.j2:3: ")
         .stderr_has("undefined");
     assert!(!dir.exists());
     assert_eq!(

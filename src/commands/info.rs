@@ -41,8 +41,13 @@ pub fn show(library: &Library, name: &str, json: bool, printer: &Printer) -> any
             .iter()
             .map(|c| json!({"source": c.label, "when": c.when}))
             .collect();
+        let constraints: Vec<_> = b
+            .constraints
+            .iter()
+            .map(|c| json!({"check": c.check, "message": c.message, "hint": c.hint}))
+            .collect();
         let out = json!({"name": b.name, "version": b.version, "summary": b.summary, "origin": b.origin,
-                         "questions": questions, "components": components});
+                         "questions": questions, "constraints": constraints, "components": components});
         printer.out(serde_json::to_string_pretty(&out)?);
         return Ok(0);
     }
@@ -66,6 +71,12 @@ pub fn show(library: &Library, name: &str, json: bool, printer: &Printer) -> any
         }
         line.push_str(&format!("\n  {:<22} flag: {}", "", q.flag()));
         printer.out(line);
+    }
+    if !b.constraints.is_empty() {
+        printer.out("\nConstraints:");
+        for c in &b.constraints {
+            printer.out(format!("  {}  ({})", c.check, c.message));
+        }
     }
     printer.out("\nComponents:");
     for c in &b.components {

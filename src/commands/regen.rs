@@ -69,7 +69,7 @@ fn prepare(library: &Library, repo: Repo) -> anyhow::Result<Prepared> {
         &blueprint,
         &project.inputs,
         &BTreeMap::new(),
-        Fill::Defaults,
+        Fill::Config(&config_path),
         &mut NoPrompt,
     )?;
     let Some(old) = State::read(&repo)? else {

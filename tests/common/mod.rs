@@ -58,6 +58,11 @@ impl Braid {
         self
     }
 
+    pub fn env_remove(mut self, k: &str) -> Self {
+        self.cmd.env_remove(k);
+        self
+    }
+
     pub fn stdin(mut self, input: &str) -> Self {
         self.cmd.write_stdin(input.to_string());
         self
