@@ -63,7 +63,8 @@ fn open(dir: &Path) -> anyhow::Result<Repo> {
 }
 
 fn prepare(library: &Library, repo: Repo) -> anyhow::Result<Prepared> {
-    let project = config::read(&repo.full(CONFIG_FILE))?;
+    let config_path = repo.full(CONFIG_FILE);
+    let project = config::read(&config_path)?;
     let blueprint = library.load(&project.blueprint)?;
     let answers = answers::resolve(
         &blueprint,
