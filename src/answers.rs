@@ -1,207 +1,15 @@
 //! Answers: typed values for a blueprint's questions, from whatever source
 //! (flag, `--set`, config file, prompt), all checked by the same validator.
 
-use std::{collections::BTreeMap, fmt, path::Path};
+use std::{collections::BTreeMap, path::Path};
 
+pub use crate::question::Value;
 use crate::{
-    blueprint::{Blueprint, Kind, Question},
+    blueprint::Blueprint,
     error::{closest, one_line, Error, Result},
-    names,
     prompt::Prompter,
+    question::{Condition, Kind, Question},
 };
-
-/// A typed answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
-    Str(String),
-    Bool(bool),
-    Int(i64),
-    List(Vec<String>),
-}
-
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Str(s) => f.write_str(s),
-            Value::Bool(b) => write!(f, "{b}"),
-            Value::Int(i) => write!(f, "{i}"),
-            Value::List(items) => f.write_str(&items.join(",")),
-        }
-    }
-}
-
-impl Value {
-    pub fn to_toml(&self) -> toml::Value {
-        match self {
-            Value::Str(s) => toml::Value::String(s.clone()),
-            Value::Bool(b) => toml::Value::Boolean(*b),
-            Value::Int(i) => toml::Value::Integer(*i),
-            Value::List(items) => toml::Value::Array(items.iter().cloned().map(toml::Value::String).collect()),
-        }
-    }
-
-    pub fn to_jinja(&self) -> minijinja::Value {
-        match self {
-            Value::Str(s) => minijinja::Value::from(s.as_str()),
-            Value::Bool(b) => minijinja::Value::from(*b),
-            Value::Int(i) => minijinja::Value::from(*i),
-            Value::List(items) => minijinja::Value::from(items.clone()),
-        }
-    }
-
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Value::Str(s) => s.clone().into(),
-            Value::Bool(b) => (*b).into(),
-            Value::Int(i) => (*i).into(),
-            Value::List(items) => items.clone().into(),
-        }
-    }
-}
-
-fn toml_type(v: &toml::Value) -> &'static str {
-    match v {
-        toml::Value::String(_) => "a string",
-        toml::Value::Integer(_) => "an integer",
-        toml::Value::Float(_) => "a float",
-        toml::Value::Boolean(_) => "a boolean",
-        toml::Value::Datetime(_) => "a date",
-        toml::Value::Array(_) => "an array",
-        toml::Value::Table(_) => "a table",
-    }
-}
-
-impl Question {
-    /// What a value of this question looks like, for messages.
-    pub fn expects(&self) -> String {
-        match self.kind {
-            Kind::String => "a string".into(),
-            Kind::Bool => "true or false".into(),
-            Kind::Int => match (self.min, self.max) {
-                (Some(lo), Some(hi)) => format!("an integer from {lo} to {hi}"),
-                _ => "an integer".into(),
-            },
-            Kind::Choice => format!("one of: {}", self.choices.join(", ")),
-            Kind::Multi => format!("a list of: {}", self.choices.join(", ")),
-        }
-    }
-
-    /// A typed value from a config file.
-    pub fn from_toml(&self, v: &toml::Value) -> Result<Value, String> {
-        let wrong = || format!("`{}` must be {}, found {}", self.key, self.expects(), toml_type(v));
-        match (self.kind, v) {
-            (Kind::String | Kind::Choice, toml::Value::String(s)) => Ok(Value::Str(s.clone())),
-            (Kind::Bool, toml::Value::Boolean(b)) => Ok(Value::Bool(*b)),
-            (Kind::Int, toml::Value::Integer(i)) => Ok(Value::Int(*i)),
-            (Kind::Multi, toml::Value::Array(items)) => items
-                .iter()
-                .map(|i| i.as_str().map(str::to_string).ok_or_else(wrong))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Value::List),
-            _ => Err(wrong()),
-        }
-    }
-
-    /// A typed value from text (a flag, `--set`, or a prompt).
-    pub fn parse_str(&self, raw: &str) -> Result<Value, String> {
-        match self.kind {
-            Kind::String | Kind::Choice => Ok(Value::Str(raw.to_string())),
-            Kind::Bool => match raw.to_ascii_lowercase().as_str() {
-                "true" | "yes" | "y" | "1" | "on" => Ok(Value::Bool(true)),
-                "false" | "no" | "n" | "0" | "off" => Ok(Value::Bool(false)),
-                _ => Err(format!(
-                    "`{}` must be true or false, found `{}`",
-                    self.key,
-                    one_line(raw)
-                )),
-            },
-            Kind::Int => raw
-                .trim()
-                .parse()
-                .map(Value::Int)
-                .map_err(|_| format!("`{}` must be {}, found `{}`", self.key, self.expects(), one_line(raw))),
-            Kind::Multi => Ok(Value::List(
-                raw.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-            )),
-        }
-    }
-
-    /// Checks a typed value against choices, range, regex and name rules.
-    pub fn check(&self, value: &Value) -> Result<(), String> {
-        let key = &self.key;
-        let bad_choice = |v: &str| {
-            let hint = closest(v, self.choices.iter().map(String::as_str))
-                .map(|c| format!(" (did you mean `{c}`?)"))
-                .unwrap_or_default();
-            format!(
-                "`{key}` must be one of: {}; found `{}`{hint}",
-                self.choices.join(", "),
-                one_line(v)
-            )
-        };
-        match value {
-            Value::Str(s) if self.kind == Kind::Choice => {
-                if !self.choices.contains(s) {
-                    return Err(bad_choice(s));
-                }
-            }
-            Value::Str(s) => {
-                if let Some(re) = &self.validate {
-                    if !re.is_match(s) {
-                        return Err(format!(
-                            "`{key}` = `{}` does not match the pattern {}",
-                            one_line(s),
-                            re.as_str()
-                        ));
-                    }
-                }
-                if key == "project_name" {
-                    names::check_project_name(s)?;
-                }
-            }
-            Value::List(items) => {
-                if let Some(bad) = items.iter().find(|i| !self.choices.contains(i)) {
-                    return Err(bad_choice(bad));
-                }
-            }
-            Value::Int(i) => {
-                if self.min.is_some_and(|lo| *i < lo) || self.max.is_some_and(|hi| *i > hi) {
-                    return Err(format!("`{key}` must be {}, found {i}", self.expects()));
-                }
-            }
-            Value::Bool(_) => {}
-        }
-        Ok(())
-    }
-
-    /// A value of the right shape, as TOML, for hints: `"..."`, `8080`, `["a"]`.
-    pub fn example(&self) -> String {
-        match self.kind {
-            Kind::String => "\"...\"".into(),
-            Kind::Bool => "true".into(),
-            Kind::Int => match (self.min, self.max) {
-                (Some(lo), _) if lo > 0 => lo.to_string(),
-                (_, Some(hi)) if hi < 0 => hi.to_string(),
-                _ => "0".into(),
-            },
-            Kind::Choice => toml::Value::String(self.choices[0].clone()).to_string(),
-            Kind::Multi => format!("[{}]", toml::Value::String(self.choices[0].clone())),
-        }
-    }
-
-    /// The flag that answers this question without a prompt.
-    pub fn flag(&self) -> String {
-        match self.key.as_str() {
-            "project_name" => "--name NAME".into(),
-            "gateway" | "transport" => format!("--{} {}", self.key, self.choices.join("|")),
-            key => format!("--set {key}=<{}>", self.kind.name()),
-        }
-    }
-}
 
 /// Where a raw answer came from, to say so in errors.
 #[derive(Debug, Clone)]
@@ -258,14 +66,53 @@ pub enum Fill<'a> {
     Config(&'a Path),
 }
 
+/// The input key of a shorthand flag (`--gateway`) before the chosen
+/// blueprint says which question it answers. No question key starts with `-`.
+pub fn flag_key(flag: &str) -> String {
+    format!("--{flag}")
+}
+
+/// Shorthand flags become the keys of the questions that declare them.
+fn shorthands_to_keys(blueprint: &Blueprint, inputs: &[Input]) -> Result<Vec<Input>> {
+    inputs
+        .iter()
+        .map(|input| {
+            let Some(flag) = input.key.strip_prefix("--") else {
+                return Ok(input.clone());
+            };
+            let q = blueprint
+                .questions
+                .iter()
+                .find(|q| q.flag.as_deref() == Some(flag))
+                .ok_or_else(|| {
+                    let own: Vec<String> = blueprint
+                        .questions
+                        .iter()
+                        .filter_map(|q| q.flag.as_ref().map(|f| format!("--{f}")))
+                        .collect();
+                    Error::input(
+                        format!("--{flag} is not a flag of blueprint `{}`", blueprint.name),
+                        if own.is_empty() {
+                            format!(
+                                "it takes `--set KEY=VALUE`; `braid show {}` lists its questions",
+                                blueprint.name
+                            )
+                        } else {
+                            format!("its flags: {}; or `--set KEY=VALUE`", own.join(", "))
+                        },
+                    )
+                })?;
+            Ok(Input {
+                key: q.key.clone(),
+                ..input.clone()
+            })
+        })
+        .collect()
+}
+
 /// Is a `when` condition true for the answers so far?
-pub fn condition(expr: &str, answers: &Answers) -> Result<bool, String> {
-    let env = minijinja::Environment::new();
-    let compiled = env.compile_expression(expr).map_err(|e| e.to_string())?;
-    compiled
-        .eval(answers.to_jinja_map())
-        .map(|v| v.is_true())
-        .map_err(|e| format!("`{expr}`: {e}"))
+pub fn condition(when: &Condition, answers: &Answers) -> Result<bool, String> {
+    when.eval(&answers.to_jinja_map())
 }
 
 /// Turns inputs into validated answers, asking (or failing) for the rest.
@@ -279,6 +126,7 @@ pub fn resolve(
     fill: Fill<'_>,
     prompter: &mut dyn Prompter,
 ) -> Result<Answers> {
+    let inputs = &shorthands_to_keys(blueprint, inputs)?;
     for input in inputs {
         if blueprint.question(&input.key).is_none() {
             let keys = blueprint.questions.iter().map(|q| q.key.as_str());
@@ -361,8 +209,9 @@ pub fn resolve(
 /// error points at it.
 fn check_constraints(blueprint: &Blueprint, answers: &Answers, inputs: &[Input], fill: Fill<'_>) -> Result<()> {
     for c in &blueprint.constraints {
-        let holds =
-            condition(&c.check, answers).map_err(|e| Error::blueprint(&blueprint.name, format!("constraint {e}")))?;
+        let holds = Condition::new(&c.check)
+            .and_then(|check| condition(&check, answers))
+            .map_err(|e| Error::blueprint(&blueprint.name, format!("constraint {e}")))?;
         if holds {
             continue;
         }

@@ -16,11 +16,18 @@ use std::{
 
 use serde::Deserialize;
 
+pub use crate::question::{Kind, Question};
 use crate::{
-    answers::Value,
     error::{closest, line_of, one_line, Error, Result},
+    question::{Condition, NameRule, KINDS, NAME_RULES},
     state::Ownership,
 };
+
+/// The blueprint format this braid reads (`format = 2` in blueprint.toml).
+pub const FORMAT: i64 = 2;
+
+/// A component folder's own manifest: its file rules and what it provides.
+pub const COMPONENT_MANIFEST: &str = "component.toml";
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
@@ -239,6 +246,16 @@ fn is_executable(_meta: &fs::Metadata) -> bool {
     false
 }
 
+/// A shorthand flag as a blueprint.toml declares it.
+#[derive(Debug, Clone)]
+pub struct DeclaredFlag {
+    pub blueprint: String,
+    pub key: String,
+    pub flag: String,
+    pub kind: String,
+    pub choices: Vec<String>,
+}
+
 /// Every place blueprints come from, user folders first.
 pub struct Library {
     roots: Vec<Root>,
@@ -279,6 +296,55 @@ impl Library {
         Blueprint::parse(self, root, name)
     }
 
+    /// The shorthand flags the blueprints declare: (blueprint, question key,
+    /// flag, type, choices). Read from each blueprint.toml without loading
+    /// the blueprint; a malformed one is skipped here and reported when used.
+    pub fn flags(&self) -> Vec<DeclaredFlag> {
+        #[derive(Deserialize)]
+        struct FlagsOnly {
+            #[serde(default, rename = "question")]
+            questions: Vec<FlagQuestion>,
+        }
+        #[derive(Deserialize)]
+        struct FlagQuestion {
+            key: String,
+            #[serde(rename = "type")]
+            kind: String,
+            flag: Option<String>,
+            #[serde(default)]
+            choices: Vec<String>,
+        }
+        let mut out = Vec::new();
+        for name in self.names() {
+            let Some(root) = self
+                .roots
+                .iter()
+                .find(|r| r.files.contains_key(&format!("{name}/blueprint.toml")))
+            else {
+                continue;
+            };
+            let bytes = &root.files[&format!("{name}/blueprint.toml")].bytes;
+            let Some(parsed) = std::str::from_utf8(bytes)
+                .ok()
+                .and_then(|t| toml::from_str::<FlagsOnly>(t).ok())
+            else {
+                continue;
+            };
+            for q in parsed.questions {
+                if let Some(flag) = q.flag {
+                    out.push(DeclaredFlag {
+                        blueprint: name.clone(),
+                        key: q.key,
+                        flag,
+                        kind: q.kind,
+                        choices: q.choices,
+                    });
+                }
+            }
+        }
+        out
+    }
+
     pub fn load_all(&self) -> Result<Vec<Blueprint>> {
         self.names().iter().map(|n| self.load(n)).collect()
     }
@@ -293,49 +359,17 @@ impl Library {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    String,
-    Choice,
-    Multi,
-    Bool,
-    Int,
-}
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::String => "string",
-            Kind::Choice => "choice",
-            Kind::Multi => "multi",
-            Kind::Bool => "bool",
-            Kind::Int => "int",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Question {
-    pub key: String,
-    pub prompt: String,
-    pub help: Option<String>,
-    pub kind: Kind,
-    pub default: Option<Value>,
-    pub choices: Vec<String>,
-    pub validate: Option<regex::Regex>,
-    pub min: Option<i64>,
-    pub max: Option<i64>,
-    /// A minijinja expression on earlier answers; the question is asked only when true.
-    pub when: Option<String>,
-}
-
 #[derive(Debug, Clone)]
 pub struct Component {
     /// Where the files come from, for messages: `embedded:components/ml-python`,
     /// or the folder's path for a user's blueprint.
     pub label: String,
-    pub when: Option<String>,
+    pub when: Option<Condition>,
     pub files: BTreeMap<String, SourceFile>,
+    /// Rules from the component's own `component.toml`.
+    pub rules: Vec<FileRule>,
+    /// Named values (templates) root templates loop over: `provides.NAME`.
+    pub provides: Vec<(String, Vec<String>)>,
 }
 
 /// A rule over several answers (`ml_port != gateway_port`), checked once
@@ -351,10 +385,20 @@ pub struct Constraint {
     pub keys: Vec<String>,
 }
 
+/// A piece of blueprint text: a minijinja expression, or a template whose
+/// expressions sit inside `{{ }}` and `{% %}`.
+#[derive(Debug, Clone)]
+pub enum Text {
+    Expr(String),
+    Template(String),
+}
+
+/// A rule over rendered paths: who owns the file, and when it is rendered at all.
 #[derive(Debug, Clone)]
 pub struct FileRule {
     pub glob: globset::GlobMatcher,
-    pub ownership: Ownership,
+    pub ownership: Option<Ownership>,
+    pub when: Option<Condition>,
 }
 
 #[derive(Debug, Clone)]
@@ -368,13 +412,20 @@ pub struct Blueprint {
     pub components: Vec<Component>,
     pub rules: Vec<FileRule>,
     pub constraints: Vec<Constraint>,
+    /// Template variables derived from the answers, in order (`python_package`).
+    pub derive: Vec<(String, String)>,
     /// Commands shown after `new` (templates over the answers).
     pub next_steps: Vec<String>,
+    /// Lines shown in the summary before `new` asks to confirm (templates).
+    pub recap: Vec<String>,
+    /// The names components may provide values for (`provides.NAME`).
+    pub provides: Vec<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawBlueprint {
+    format: Option<toml::Spanned<i64>>,
     name: String,
     summary: String,
     version: String,
@@ -388,6 +439,21 @@ struct RawBlueprint {
     constraints: Vec<RawConstraint>,
     #[serde(default)]
     next_steps: Vec<String>,
+    #[serde(default)]
+    recap: Vec<String>,
+    #[serde(default)]
+    derive: toml::Table,
+    #[serde(default)]
+    provides: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawComponentManifest {
+    #[serde(default, rename = "file")]
+    files: Vec<RawFileRule>,
+    #[serde(default)]
+    provides: toml::Table,
 }
 
 #[derive(Deserialize)]
@@ -410,8 +476,15 @@ struct RawQuestion {
     #[serde(default)]
     choices: Vec<String>,
     validate: Option<String>,
+    validate_message: Option<String>,
     min: Option<i64>,
     max: Option<i64>,
+    max_length: Option<usize>,
+    #[serde(default)]
+    reserved: Vec<String>,
+    #[serde(default)]
+    names: Vec<toml::Spanned<String>>,
+    flag: Option<toml::Spanned<String>>,
     when: Option<String>,
 }
 
@@ -428,105 +501,84 @@ struct RawComponent {
 #[serde(deny_unknown_fields)]
 struct RawFileRule {
     glob: toml::Spanned<String>,
-    ownership: Ownership,
+    ownership: Option<Ownership>,
+    when: Option<String>,
 }
 
-const KINDS: [Kind; 5] = [Kind::String, Kind::Choice, Kind::Multi, Kind::Bool, Kind::Int];
+/// Flags of `braid new` itself: a blueprint cannot take them as shorthands.
+pub const BUILTIN_FLAGS: [&str; 11] = [
+    "blueprint",
+    "set",
+    "yes",
+    "config",
+    "dry-run",
+    "force",
+    "help",
+    "version",
+    "blueprints",
+    "quiet",
+    "json",
+];
 
 impl Blueprint {
     fn parse(library: &Library, root: &Root, name: &str) -> Result<Self> {
         let manifest = format!("{name}/blueprint.toml");
-        let file_label = format!("{}/{manifest}", root.label);
+        let file_label = root.locate(&manifest);
         let text = std::str::from_utf8(&root.files[&manifest].bytes)
             .map_err(|_| Error::blueprint(name, format!("{file_label} is not UTF-8")))?;
-        let raw: RawBlueprint =
-            toml::from_str(text).map_err(|e| Error::blueprint(name, format!("{file_label}: {e}")))?;
+        let raw: RawBlueprint = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(1, |s| line_of(text, s.start));
+            Error::blueprint(name, format!("{file_label}:{line}: {}", e.message()))
+        })?;
         let at = |span: std::ops::Range<usize>, msg: String| {
             Error::blueprint(name, format!("{file_label}:{}: {msg}", line_of(text, span.start)))
         };
+        match &raw.format {
+            Some(f) if *f.get_ref() == FORMAT => {}
+            Some(f) => {
+                return Err(at(
+                    f.span(),
+                    format!("`format = {}`: this braid reads blueprint format {FORMAT}", f.get_ref()),
+                ))
+            }
+            None => return Err(Error::blueprint(name, format!("{file_label}: {OLD_FORMAT}"))),
+        }
         if raw.name != name {
             return Err(Error::blueprint(
                 name,
                 format!(
                     "{file_label}: `name = \"{}\"` must match its folder name `{name}`",
-                    raw.name
+                    one_line(&raw.name)
                 ),
             ));
         }
 
         let mut questions: Vec<Question> = Vec::new();
-        let key_re = regex::Regex::new("^[a-z][a-z0-9_]*$").unwrap();
         for q in raw.questions {
             let span = q.key.span();
-            let key = q.key.into_inner();
-            if !key_re.is_match(&key) {
-                return Err(at(span, format!("question key `{key}` must match [a-z][a-z0-9_]*")));
-            }
-            if questions.iter().any(|p| p.key == key) {
-                return Err(at(span, format!("question `{key}` is declared twice")));
-            }
-            let kind_span = q.kind.span();
-            let kind = KINDS
-                .into_iter()
-                .find(|k| k.name() == q.kind.get_ref())
-                .ok_or_else(|| {
-                    at(
-                        kind_span,
-                        format!(
-                            "question `{key}`: unknown type `{}`; use one of string, choice, multi, bool, int",
-                            q.kind.get_ref()
-                        ),
-                    )
-                })?;
-            if matches!(kind, Kind::Choice | Kind::Multi) && q.choices.is_empty() {
-                return Err(at(
-                    span,
-                    format!("question `{key}` of type {} needs `choices`", kind.name()),
-                ));
-            }
-            let validate = match q.validate {
-                Some(re) => Some(
-                    regex::Regex::new(&re)
-                        .map_err(|e| at(span.clone(), format!("question `{key}`: bad `validate` regex: {e}")))?,
-                ),
-                None => None,
-            };
-            if let Some(when) = &q.when {
-                check_expression(when).map_err(|e| at(span.clone(), format!("question `{key}`: bad `when`: {e}")))?;
-            }
-            let mut question = Question {
-                prompt: q.prompt.unwrap_or_else(|| key.replace('_', " ")),
-                key: key.clone(),
-                help: q.help,
-                kind,
-                default: None,
-                choices: q.choices,
-                validate,
-                min: q.min,
-                max: q.max,
-                when: q.when,
-            };
-            if let Some(default) = q.default {
-                let value = question
-                    .from_toml(&default)
-                    .and_then(|v| question.check(&v).map(|()| v))
-                    .map_err(|e| at(span.clone(), format!("question `{key}`: bad default: {e}")))?;
-                question.default = Some(value);
-            }
+            let question = parse_question(q, &questions).map_err(|msg| at(span, msg))?;
             questions.push(question);
         }
 
         let mut components = Vec::new();
         for c in raw.components {
-            if let Some(when) = &c.when {
-                check_expression(when)
-                    .map_err(|e| Error::blueprint(name, format!("{file_label}: component `when`: {e}")))?;
-            }
-            let (label, files) = match (c.use_, c.source) {
+            let when = c
+                .when
+                .as_deref()
+                .map(Condition::new)
+                .transpose()
+                .map_err(|e| Error::blueprint(name, format!("{file_label}: component `when`: {e}")))?;
+            let (label, mut files) = match (c.use_, c.source) {
                 (Some(used), None) => {
                     let span = used.span();
                     library.component(root, used.get_ref()).ok_or_else(|| {
-                        at(span, format!("component `{}` not found in any blueprints/components/ folder", used.get_ref()))
+                        at(
+                            span,
+                            format!(
+                                "component `{}` not found in any blueprints/components/ folder",
+                                one_line(used.get_ref())
+                            ),
+                        )
                     })?
                 }
                 (None, Some(source)) => {
@@ -534,7 +586,10 @@ impl Blueprint {
                     let prefix = format!("{name}/{}", source.get_ref().trim_end_matches('/'));
                     let files = root.subtree(&prefix);
                     if files.is_empty() {
-                        return Err(at(span, format!("component source `{}` is empty or missing", source.get_ref())));
+                        return Err(at(
+                            span,
+                            format!("component source `{}` is empty or missing", one_line(source.get_ref())),
+                        ));
                     }
                     (root.locate(&prefix), files)
                 }
@@ -545,10 +600,17 @@ impl Blueprint {
                     ))
                 }
             };
+            let (rules, provides) = match files.remove(COMPONENT_MANIFEST) {
+                Some(m) => parse_component_manifest(&m.bytes)
+                    .map_err(|e| Error::blueprint(name, format!("{label}/{COMPONENT_MANIFEST}:{e}")))?,
+                None => (Vec::new(), Vec::new()),
+            };
             components.push(Component {
                 label,
-                when: c.when,
+                when,
                 files,
+                rules,
+                provides,
             });
         }
 
@@ -557,12 +619,7 @@ impl Blueprint {
             .into_iter()
             .map(|r| {
                 let span = r.glob.span();
-                let glob = globset::Glob::new(r.glob.get_ref())
-                    .map_err(|e| at(span, format!("bad glob `{}`: {e}", r.glob.get_ref())))?;
-                Ok(FileRule {
-                    glob: glob.compile_matcher(),
-                    ownership: r.ownership,
-                })
+                parse_rule(r).map_err(|e| at(span, e))
             })
             .collect::<Result<Vec<_>>>()?;
 
@@ -572,7 +629,24 @@ impl Blueprint {
             .map(|c| parse_constraint(c, &questions).map_err(|(span, msg)| at(span, msg)))
             .collect::<Result<Vec<_>>>()?;
 
-        Ok(Blueprint {
+        let mut derive = Vec::new();
+        for (key, value) in raw.derive {
+            let toml::Value::String(template) = value else {
+                return Err(Error::blueprint(
+                    name,
+                    format!("{file_label}: [derive] `{key}` must be a template string"),
+                ));
+            };
+            if questions.iter().any(|q| q.key == key) {
+                return Err(Error::blueprint(
+                    name,
+                    format!("{file_label}: [derive] `{key}` has the name of a question"),
+                ));
+            }
+            derive.push((key, template));
+        }
+
+        let blueprint = Blueprint {
             name: raw.name,
             summary: raw.summary,
             version: raw.version,
@@ -581,21 +655,247 @@ impl Blueprint {
             components,
             rules,
             constraints,
+            derive,
             next_steps: raw.next_steps,
-        })
+            recap: raw.recap,
+            provides: raw.provides,
+        };
+        crate::lint::check(&blueprint)?;
+        Ok(blueprint)
     }
 
     pub fn question(&self, key: &str) -> Option<&Question> {
         self.questions.iter().find(|q| q.key == key)
     }
 
+    /// Who owns a rendered path: the last blueprint rule that says so.
     pub fn ownership(&self, path: &str) -> Ownership {
         self.rules
             .iter()
             .rev()
-            .find(|r| r.glob.is_match(path))
-            .map_or(Ownership::Managed, |r| r.ownership)
+            .filter(|r| r.glob.is_match(path))
+            .find_map(|r| r.ownership)
+            .unwrap_or(Ownership::Managed)
     }
+
+    /// Every text in the blueprint that is a template or an expression, with
+    /// where it comes from: for lints and for the choice-value check.
+    pub fn texts(&self) -> Vec<(String, Text)> {
+        let mut out = Vec::new();
+        let manifest = format!("{}/blueprint.toml", self.name);
+        for q in &self.questions {
+            if let Some(w) = &q.when {
+                out.push((
+                    format!("{manifest}: question `{}` when", q.key),
+                    Text::Expr(w.text.clone()),
+                ));
+            }
+        }
+        for c in &self.constraints {
+            out.push((format!("{manifest}: constraint"), Text::Expr(c.check.clone())));
+        }
+        for (k, t) in &self.derive {
+            out.push((format!("{manifest}: [derive] {k}"), Text::Template(t.clone())));
+        }
+        for t in self.next_steps.iter().chain(&self.recap) {
+            out.push((manifest.clone(), Text::Template(t.clone())));
+        }
+        for r in &self.rules {
+            if let Some(w) = &r.when {
+                out.push((format!("{manifest}: [[file]] when"), Text::Expr(w.text.clone())));
+            }
+        }
+        for c in &self.components {
+            if let Some(w) = &c.when {
+                out.push((format!("{manifest}: component when"), Text::Expr(w.text.clone())));
+            }
+            for r in &c.rules {
+                if let Some(w) = &r.when {
+                    out.push((
+                        format!("{}/{COMPONENT_MANIFEST}: [[file]] when", c.label),
+                        Text::Expr(w.text.clone()),
+                    ));
+                }
+            }
+            for (k, items) in &c.provides {
+                for t in items {
+                    out.push((
+                        format!("{}/{COMPONENT_MANIFEST}: provides.{k}", c.label),
+                        Text::Template(t.clone()),
+                    ));
+                }
+            }
+            for (path, f) in &c.files {
+                out.push((format!("{}/{path}", c.label), Text::Template(path.clone())));
+                if path.ends_with(".j2") {
+                    if let Ok(t) = std::str::from_utf8(&f.bytes) {
+                        out.push((format!("{}/{path}", c.label), Text::Template(t.to_string())));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// What a blueprint written for braid's first format is told.
+const OLD_FORMAT: &str = "this blueprint is in braid's first blueprint format (no `format = 2`). To move it to format 2:\n  \
+    1. add `format = 2` at the top of blueprint.toml;\n  \
+    2. braid no longer derives names from `project_name`: declare the ones your templates use in a [derive] table,\n     \
+    e.g. `python_package = \"{{ project_name | snake }}\"`, `title = \"{{ project_name | title }}\"`;\n  \
+    3. the project-name rules are the question's now: `names = [\"python\", \"windows\"]`, `max_length = 40`, `reserved = [...]`;\n  \
+    4. shorthand flags (`--name`) are declared on their question: `flag = \"name\"`.\n  \
+    hint: docs/blueprints.md describes format 2";
+
+fn parse_question(q: RawQuestion, earlier: &[Question]) -> std::result::Result<Question, String> {
+    let key = q.key.into_inner();
+    let key_re = regex::Regex::new("^[a-z][a-z0-9_]*$").expect("a valid regex");
+    if !key_re.is_match(&key) {
+        return Err(format!("question key `{}` must match [a-z][a-z0-9_]*", one_line(&key)));
+    }
+    if earlier.iter().any(|p| p.key == key) {
+        return Err(format!("question `{key}` is declared twice"));
+    }
+    let kind = KINDS
+        .into_iter()
+        .find(|k| k.name() == q.kind.get_ref())
+        .ok_or_else(|| {
+            format!(
+                "question `{key}`: unknown type `{}`; use one of string, choice, multi, bool, int",
+                one_line(q.kind.get_ref())
+            )
+        })?;
+    if matches!(kind, Kind::Choice | Kind::Multi) && q.choices.is_empty() {
+        return Err(format!("question `{key}` of type {} needs `choices`", kind.name()));
+    }
+    let validate = q
+        .validate
+        .map(|re| regex::Regex::new(&re).map_err(|e| format!("question `{key}`: bad `validate` regex: {e}")))
+        .transpose()?;
+    let when = q
+        .when
+        .as_deref()
+        .map(Condition::new)
+        .transpose()
+        .map_err(|e| format!("question `{key}`: bad `when`: {e}"))?;
+    let names = q
+        .names
+        .iter()
+        .map(|n| {
+            NAME_RULES
+                .iter()
+                .find(|(name, _)| name == n.get_ref())
+                .map(|(_, rule)| *rule)
+                .ok_or_else(|| {
+                    format!(
+                        "question `{key}`: unknown name rules `{}`; use {}",
+                        one_line(n.get_ref()),
+                        NAME_RULES.map(|(n, _)| n).join(", ")
+                    )
+                })
+        })
+        .collect::<std::result::Result<Vec<NameRule>, String>>()?;
+    let flag = match q.flag {
+        Some(f) => {
+            let f = f.into_inner();
+            let ok = regex::Regex::new("^[a-z][a-z0-9-]*$")
+                .expect("a valid regex")
+                .is_match(&f);
+            if !ok || BUILTIN_FLAGS.contains(&f.as_str()) {
+                return Err(format!(
+                    "question `{key}`: `flag = \"{}\"` must be a new long flag name ([a-z][a-z0-9-]*), not one of braid's own ({})",
+                    one_line(&f),
+                    BUILTIN_FLAGS.join(", ")
+                ));
+            }
+            if let Some(other) = earlier.iter().find(|p| p.flag.as_deref() == Some(&f)) {
+                return Err(format!("question `{key}`: flag `--{f}` is taken by `{}`", other.key));
+            }
+            Some(f)
+        }
+        None => None,
+    };
+    let mut question = Question {
+        prompt: q.prompt.unwrap_or_else(|| key.replace('_', " ")),
+        key: key.clone(),
+        help: q.help,
+        kind,
+        default: None,
+        choices: q.choices,
+        validate,
+        validate_message: q.validate_message,
+        min: q.min,
+        max: q.max,
+        max_length: q.max_length,
+        reserved: q.reserved,
+        names,
+        flag,
+        when,
+    };
+    if let Some(default) = q.default {
+        let value = question
+            .from_toml(&default)
+            .and_then(|v| question.check(&v).map(|()| v))
+            .map_err(|e| format!("question `{key}`: bad default: {e}"))?;
+        question.default = Some(value);
+    }
+    Ok(question)
+}
+
+fn parse_rule(r: RawFileRule) -> std::result::Result<FileRule, String> {
+    let glob = globset::Glob::new(r.glob.get_ref()).map_err(|e| format!("bad glob `{}`: {e}", r.glob.get_ref()))?;
+    let when = r
+        .when
+        .as_deref()
+        .map(Condition::new)
+        .transpose()
+        .map_err(|e| format!("[[file]] `{}`: bad `when`: {e}", r.glob.get_ref()))?;
+    if r.ownership.is_none() && when.is_none() {
+        return Err(format!(
+            "[[file]] `{}` says nothing: give it `ownership` or `when`",
+            r.glob.get_ref()
+        ));
+    }
+    Ok(FileRule {
+        glob: glob.compile_matcher(),
+        ownership: r.ownership,
+        when,
+    })
+}
+
+/// A component's `component.toml`: file rules and provided values.
+type ComponentManifest = (Vec<FileRule>, Vec<(String, Vec<String>)>);
+
+fn parse_component_manifest(bytes: &[u8]) -> std::result::Result<ComponentManifest, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| " not UTF-8".to_string())?;
+    let raw: RawComponentManifest = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |s| line_of(text, s.start));
+        format!("{line}: {}", e.message())
+    })?;
+    let rules = raw
+        .files
+        .into_iter()
+        .map(|r| {
+            let line = line_of(text, r.glob.span().start);
+            parse_rule(r).map_err(|e| format!("{line}: {e}"))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut provides = Vec::new();
+    for (key, value) in raw.provides {
+        let items = match value {
+            toml::Value::String(s) => vec![s],
+            toml::Value::Array(items) => items
+                .into_iter()
+                .map(|i| match i {
+                    toml::Value::String(s) => Ok(s),
+                    _ => Err(format!("1: [provides] `{key}` holds a non-string")),
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?,
+            _ => return Err(format!("1: [provides] `{key}` must be a string or a list of strings")),
+        };
+        provides.push((key, items));
+    }
+    Ok((rules, provides))
 }
 
 /// A `[[constraint]]`: its check compiles and reads only questions.
@@ -637,11 +937,6 @@ fn parse_constraint(
         message: raw.message.into_inner(),
         hint: raw.hint,
     })
-}
-
-fn check_expression(expr: &str) -> Result<(), String> {
-    let env = minijinja::Environment::new();
-    env.compile_expression(expr).map(|_| ()).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

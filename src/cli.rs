@@ -1,9 +1,14 @@
 //! The command line, and nothing else: clap types stop here. `lib.rs` turns
 //! them into plain option structs that the commands take.
+//!
+//! `braid new` also takes the shorthand flags blueprints declare
+//! (`flag = "gateway"` on a question gives `--gateway VALUE`): they are added
+//! to the command at run time by [`with_blueprint_flags`], from the embedded
+//! blueprints and the user's folders, so `--help` and completions list them.
 
 use std::path::PathBuf;
 
-use clap::{builder::TypedValueParser as _, Parser, Subcommand, ValueEnum};
+use clap::{builder::TypedValueParser as _, Parser, Subcommand};
 
 /// Turn an architecture pattern into a runnable repository, and keep it in
 /// sync with its answers safely.
@@ -26,6 +31,10 @@ pub struct Cli {
         value_parser = clap::builder::OsStringValueParser::new().map(PathBuf::from)
     )]
     pub blueprints: Vec<PathBuf>,
+
+    /// Print only warnings and errors (and the data a command prints on stdout).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,12 +49,18 @@ pub enum Command {
         /// Print the plan, write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print what regen did (or would do) as JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Show what regen would change, as a unified diff; write nothing.
     Diff {
         /// The project folder.
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// Print the changes as JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Exit 1 when braid.toml and the repo are out of sync (for CI).
     Check {
@@ -55,6 +70,9 @@ pub enum Command {
         /// Hand edits to managed files fail the check too.
         #[arg(long)]
         strict: bool,
+        /// Print the findings as JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// List the blueprints, one line each.
     List {
@@ -90,18 +108,6 @@ pub struct NewArgs {
     #[arg(long = "set", short = 's', value_name = "KEY=VALUE", value_parser = parse_set)]
     pub set: Vec<(String, String)>,
 
-    /// The project name (answers `project_name`).
-    #[arg(long)]
-    pub name: Option<String>,
-
-    /// The gateway language (answers `gateway`).
-    #[arg(long)]
-    pub gateway: Option<Gateway>,
-
-    /// The transport between gateway and ML service (answers `transport`).
-    #[arg(long)]
-    pub transport: Option<Transport>,
-
     /// Take the defaults for every question no flag answered; ask nothing.
     #[arg(long, short)]
     pub yes: bool,
@@ -119,18 +125,6 @@ pub struct NewArgs {
     pub force: bool,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Gateway {
-    Go,
-    Node,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Transport {
-    Http,
-    RedisStreams,
-}
-
 fn parse_set(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
@@ -138,4 +132,35 @@ fn parse_set(s: &str) -> Result<(String, String), String> {
             "`{s}` is not KEY=VALUE (for example --set description=\"Image tagging API\")"
         )),
     }
+}
+
+/// A shorthand flag a blueprint declares for one of its questions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlueprintFlag {
+    pub flag: String,
+    /// Help text: what it answers, in which blueprints, and its choices.
+    pub help: String,
+    pub value_name: String,
+}
+
+/// The command with the blueprints' shorthand flags added to `new`.
+pub fn with_blueprint_flags(flags: &[BlueprintFlag]) -> clap::Command {
+    use clap::CommandFactory as _;
+    let mut cmd = Cli::command();
+    if !flags.is_empty() {
+        cmd = cmd.mut_subcommand("new", |mut new| {
+            for f in flags {
+                new = new.arg(
+                    clap::Arg::new(f.flag.clone())
+                        .long(f.flag.clone())
+                        .value_name(f.value_name.clone())
+                        .help(f.help.clone())
+                        .help_heading("Blueprint flags")
+                        .action(clap::ArgAction::Set),
+                );
+            }
+            new
+        });
+    }
+    cmd
 }

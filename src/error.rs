@@ -60,10 +60,10 @@ impl Error {
         }
     }
 
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_status(&self) -> crate::ExitStatus {
         match self {
-            Error::Interrupted => 130,
-            _ => 2,
+            Error::Interrupted => crate::ExitStatus::Interrupted,
+            _ => crate::ExitStatus::Error,
         }
     }
 }

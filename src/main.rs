@@ -1,3 +1,3 @@
-fn main() {
-    std::process::exit(braid::run());
+fn main() -> std::process::ExitCode {
+    braid::run().into()
 }

@@ -69,6 +69,25 @@ impl Action {
         }
     }
 
+    /// The action's name for machines (`--json`).
+    pub fn id(self) -> &'static str {
+        match self {
+            Action::Unchanged => "unchanged",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Merge => "merge",
+            Action::Conflict => "conflict",
+            Action::ConflictBeside => "conflict_beside",
+            Action::KeepEdited => "keep_edited",
+            Action::KeepScaffold => "keep_scaffold",
+            Action::KeepDeleted => "keep_deleted",
+            Action::Delete => "delete",
+            Action::KeepOrphan => "keep_orphan",
+            Action::KeepForeign => "keep_foreign",
+            Action::KeepLinked => "keep_linked",
+        }
+    }
+
     /// Does applying it change the disk?
     pub fn writes(self) -> bool {
         matches!(

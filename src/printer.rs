@@ -36,11 +36,16 @@ pub struct Printer {
     stdout_error: RefCell<Option<io::Error>>,
     /// stderr's reader went away, or it cannot be written: status is dropped.
     stderr_closed: Cell<bool>,
+    /// `--quiet`: only warnings, errors and bad news on stderr.
+    quiet: bool,
 }
 
 impl Printer {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(quiet: bool) -> Self {
+        Printer {
+            quiet,
+            ..Self::default()
+        }
     }
 
     /// A right-aligned verb and a message, like cargo: `     Created acme (42 files)`.
@@ -50,6 +55,9 @@ impl Printer {
 
     /// A status line in a color picked by the verb's meaning.
     pub fn status_styled(&self, verb: &str, kind: Kind, msg: impl Display) {
+        if self.quiet && matches!(kind, Kind::Good | Kind::Note) {
+            return;
+        }
         let style = match kind {
             Kind::Good => GREEN,
             Kind::Note => CYAN,
@@ -66,6 +74,9 @@ impl Printer {
     }
 
     pub fn note(&self, msg: impl Display) {
+        if self.quiet {
+            return;
+        }
         let msg = escape_controls(&msg.to_string(), true).into_owned();
         self.to_stderr(format_args!("{msg}\n"));
     }

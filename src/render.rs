@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use minijinja::{Environment, UndefinedBehavior};
 
 use crate::{
-    answers::{condition, Answers},
-    blueprint::Blueprint,
+    answers::Answers,
+    blueprint::{Blueprint, Component},
     error::{Error, Result},
-    filters, names,
+    filters,
     state::{Ownership, STATE_DIR},
 };
 
@@ -26,26 +26,135 @@ pub type FileSet = BTreeMap<String, OutFile>;
 
 pub const CONFIG_FILE: &str = "braid.toml";
 
-/// The variables every template sees.
-pub fn context(answers: &Answers) -> BTreeMap<String, minijinja::Value> {
+/// The variables every template sees: the answers, the blueprint's derived
+/// names, and `braid_version`. (`provides` is added by [`render`].)
+pub fn context(blueprint: &Blueprint, answers: &Answers) -> Result<BTreeMap<String, minijinja::Value>> {
     let mut ctx = answers.to_jinja_map();
-    if let Some(name) = answers.str("project_name") {
-        for (k, v) in names::derived(name) {
-            ctx.insert(k.to_string(), v);
-        }
+    let env = environment();
+    let mut derived = Vec::new();
+    for (key, template) in &blueprint.derive {
+        let value = env
+            .render_str(template, &ctx)
+            .map_err(|e| Error::blueprint(&blueprint.name, format!("[derive] {key}: {}", template_error(&e, &ctx))))?;
+        derived.push((key.clone(), minijinja::Value::from(value)));
     }
+    ctx.extend(derived);
     ctx.insert("braid_version".into(), env!("CARGO_PKG_VERSION").into());
-    ctx
+    Ok(ctx)
 }
 
-pub fn render(blueprint: &Blueprint, answers: &Answers) -> Result<FileSet> {
-    let bp_err = |msg: String| Error::blueprint(&blueprint.name, msg);
+/// The environment every template renders in: strict about undefined
+/// values, with braid's filters.
+fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     // Spans and source in errors, in release builds too.
     env.set_debug(true);
     env.set_keep_trailing_newline(true);
     filters::register(&mut env);
+    env
+}
+
+/// One file of the render: which component, its source path, where it goes.
+struct Placed<'b> {
+    component: &'b Component,
+    src: &'b str,
+    path: String,
+}
+
+/// The components whose `when` holds, in order.
+fn active<'b>(blueprint: &'b Blueprint, answers: &Answers) -> Result<Vec<&'b Component>> {
+    let ctx = answers.to_jinja_map();
+    let mut out = Vec::new();
+    for c in &blueprint.components {
+        let on = match &c.when {
+            Some(when) => when
+                .eval(&ctx)
+                .map_err(|e| Error::blueprint(&blueprint.name, format!("component {}: `when` {e}", c.label)))?,
+            None => true,
+        };
+        if on {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// Every file the answers select, with its rendered path: the active
+/// components' files whose `[[file]]` rules (the blueprint's and the
+/// component's own) all hold.
+fn layout<'b>(
+    blueprint: &'b Blueprint,
+    answers: &Answers,
+    env: &Environment<'_>,
+    ctx: &BTreeMap<String, minijinja::Value>,
+) -> Result<Vec<Placed<'b>>> {
+    let bp_err = |msg: String| Error::blueprint(&blueprint.name, msg);
+    let jinja = answers.to_jinja_map();
+    let mut out = Vec::new();
+    for c in active(blueprint, answers)? {
+        'files: for src in c.files.keys() {
+            let Some(path) = render_path(env, src, ctx).map_err(|e| bp_err(format!("{}/{src}: {e}", c.label)))? else {
+                continue;
+            };
+            for rule in blueprint.rules.iter().chain(&c.rules) {
+                let Some(when) = rule.when.as_ref().filter(|_| rule.glob.is_match(&path)) else {
+                    continue;
+                };
+                let holds = when
+                    .eval(&jinja)
+                    .map_err(|e| bp_err(format!("{}: [[file]] `when` {e}", c.label)))?;
+                if !holds {
+                    continue 'files;
+                }
+            }
+            out.push(Placed {
+                component: c,
+                src,
+                path,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The values active components provide, by name; every name the
+/// blueprint declares is there, empty when nobody provides it.
+fn provides(
+    blueprint: &Blueprint,
+    components: &[&Component],
+    env: &Environment<'_>,
+    ctx: &BTreeMap<String, minijinja::Value>,
+) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut out: BTreeMap<String, Vec<String>> = blueprint.provides.iter().map(|k| (k.clone(), Vec::new())).collect();
+    for c in components {
+        for (key, items) in &c.provides {
+            let Some(slot) = out.get_mut(key) else {
+                return Err(Error::blueprint(
+                    &blueprint.name,
+                    format!(
+                        "{}/component.toml provides `{key}`, which the blueprint does not declare in `provides = [...]`",
+                        c.label
+                    ),
+                ));
+            };
+            for item in items {
+                let text = env.render_str(item, ctx).map_err(|e| {
+                    Error::blueprint(
+                        &blueprint.name,
+                        format!("{}: provides.{key}: {}", c.label, template_error(&e, ctx)),
+                    )
+                })?;
+                slot.push(text);
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn render(blueprint: &Blueprint, answers: &Answers) -> Result<FileSet> {
+    let bp_err = |msg: String| Error::blueprint(&blueprint.name, msg);
+    let mut env = environment();
     // Templates are loaded by name: "<component label>/<path>", so errors and
     // {% include %} speak of the file as it is in the blueprint.
     let mut sources = BTreeMap::new();
@@ -60,71 +169,66 @@ pub fn render(blueprint: &Blueprint, answers: &Answers) -> Result<FileSet> {
     }
     env.set_loader(move |name| Ok(sources.get(name).cloned()));
 
-    let ctx = context(answers);
+    let mut ctx = context(blueprint, answers)?;
+    let components = active(blueprint, answers)?;
+    let provided = provides(blueprint, &components, &env, &ctx)?;
+    ctx.insert("provides".into(), minijinja::Value::from_serialize(&provided));
     let mut out = FileSet::new();
     let mut origin: BTreeMap<String, &str> = BTreeMap::new();
-    for c in &blueprint.components {
-        if let Some(when) = &c.when {
-            if !condition(when, answers).map_err(|e| bp_err(format!("component {}: `when` {e}", c.label)))? {
-                continue;
+    for placed in layout(blueprint, answers, &env, &ctx)? {
+        let (c, src_path, path) = (placed.component, placed.src, placed.path);
+        let file = &c.files[src_path];
+        let bytes = if src_path.ends_with(".j2") {
+            let name = format!("{}/{src_path}", c.label);
+            let text = env
+                .get_template(&name)
+                .and_then(|t| t.render(&ctx))
+                .map_err(|e| bp_err(template_error(&e, &ctx)))?;
+            if text.trim().is_empty() {
+                continue; // an empty render means "not for these answers"
             }
+            text.replace("\r\n", "\n").into_bytes()
+        } else {
+            file.bytes.to_vec()
+        };
+        if let Some(first) = origin.insert(path.clone(), &c.label) {
+            return Err(bp_err(format!("both {first} and {} write `{path}`", c.label)));
         }
-        for (src_path, file) in &c.files {
-            let path = render_path(&env, src_path, &ctx).map_err(|e| bp_err(format!("{}/{src_path}: {e}", c.label)))?;
-            let Some(path) = path else { continue };
-            let bytes = if src_path.ends_with(".j2") {
-                let name = format!("{}/{src_path}", c.label);
-                let text = env
-                    .get_template(&name)
-                    .and_then(|t| t.render(&ctx))
-                    .map_err(|e| bp_err(template_error(&e, &ctx)))?;
-                if text.trim().is_empty() {
-                    continue; // an empty render means "not for these answers"
-                }
-                text.replace("\r\n", "\n").into_bytes()
-            } else {
-                file.bytes.to_vec()
-            };
-            if let Some(first) = origin.insert(path.clone(), &c.label) {
-                return Err(bp_err(format!("both {first} and {} write `{path}`", c.label)));
-            }
-            let ownership = blueprint.ownership(&path);
-            out.insert(
-                path,
-                OutFile {
-                    bytes,
-                    executable: file.executable,
-                    ownership,
-                },
-            );
-        }
+        let ownership = blueprint.ownership(&path);
+        out.insert(
+            path,
+            OutFile {
+                bytes,
+                executable: file.executable,
+                ownership,
+            },
+        );
     }
     Ok(out)
 }
 
-/// Source file -> rendered path for every active component: how paths move
-/// when an answer they depend on changes.
+/// Renders one-line templates of the blueprint (`next_steps`, `recap`).
+pub fn lines(blueprint: &Blueprint, answers: &Answers, what: &str, templates: &[String]) -> Result<Vec<String>> {
+    let env = environment();
+    let ctx = context(blueprint, answers)?;
+    templates
+        .iter()
+        .map(|t| {
+            env.render_str(t, &ctx)
+                .map_err(|e| Error::blueprint(&blueprint.name, format!("{what}: {}", template_error(&e, &ctx))))
+        })
+        .collect()
+}
+
+/// Source file -> rendered path for every file the answers select: how
+/// paths move when an answer they depend on changes.
 pub fn paths(blueprint: &Blueprint, answers: &Answers) -> Result<BTreeMap<String, String>> {
-    let bp_err = |msg: String| Error::blueprint(&blueprint.name, msg);
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_debug(true);
-    filters::register(&mut env);
-    let ctx = context(answers);
-    let mut out = BTreeMap::new();
-    for c in &blueprint.components {
-        if let Some(when) = &c.when {
-            if !condition(when, answers).map_err(|e| bp_err(format!("component {}: `when` {e}", c.label)))? {
-                continue;
-            }
-        }
-        for src in c.files.keys() {
-            if let Some(path) = render_path(&env, src, &ctx).map_err(|e| bp_err(format!("{}/{src}: {e}", c.label)))? {
-                out.insert(format!("{}/{src}", c.label), path);
-            }
-        }
-    }
-    Ok(out)
+    let env = environment();
+    let ctx = context(blueprint, answers)?;
+    Ok(layout(blueprint, answers, &env, &ctx)?
+        .into_iter()
+        .map(|p| (format!("{}/{}", p.component.label, p.src), p.path))
+        .collect())
 }
 
 /// Renders the expressions in a template path, drops `.j2`, and refuses paths

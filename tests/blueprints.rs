@@ -130,7 +130,7 @@ fn every_embedded_template_renders_and_every_data_file_parses() {
                 );
             }
             for c in &bp.components {
-                if c.when.as_deref().is_none_or(|w| condition(w, &answers).unwrap()) {
+                if c.when.as_ref().is_none_or(|w| condition(w, &answers).unwrap()) {
                     used.extend(c.files.keys().map(|k| format!("{}/{k}", c.label)));
                 }
             }

@@ -56,7 +56,7 @@ fn every_question_kind_is_typed_and_checked() {
     // A bad name is refused with the reason, then corrected.
     send(&mut s, "\x7f\x7f\x7f\x7fBad_Name");
     send(&mut s, ENTER);
-    expect(&mut s, "does not match the pattern");
+    expect(&mut s, "must start with a lowercase letter");
     for _ in 0.."Bad_Name".len() {
         send(&mut s, "\x7f");
     }

@@ -184,8 +184,8 @@ fn tiny_root(tmp: &TempDir) -> (PathBuf, PathBuf) {
     fs::create_dir_all(&files).unwrap();
     fs::write(
         root.join("tiny/blueprint.toml"),
-        "name = \"tiny\"\nsummary = \"one file\"\nversion = \"0.1.0\"\n\n\
-         [[question]]\nkey = \"project_name\"\ntype = \"string\"\n\n[[component]]\nsource = \"files\"\n",
+        "format = 2\nname = \"tiny\"\nsummary = \"one file\"\nversion = \"0.1.0\"\n\n\
+         [[question]]\nkey = \"project_name\"\ntype = \"string\"\nflag = \"name\"\n\n[[component]]\nsource = \"files\"\n",
     )
     .unwrap();
     fs::write(files.join("a.txt"), "a\n").unwrap();
@@ -413,6 +413,6 @@ fn constraint_reading_an_unknown_question_fails_at_load_with_file_and_line() {
         .args(["--blueprints", broken.to_str().unwrap(), "show", "bad-constraint"])
         .run()
         .code(2)
-        .stderr_has("bad-constraint/blueprint.toml:16: constraint `ml_port != gateway_prot` reads `gateway_prot`")
+        .stderr_has("bad-constraint/blueprint.toml:17: constraint `ml_port != gateway_prot` reads `gateway_prot`")
         .stderr_has("did you mean `gateway_port`?");
 }

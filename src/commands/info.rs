@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
-use crate::{answers::Value, blueprint::Library, printer::Printer};
+use crate::{answers::Value, blueprint::Library, printer::Printer, ExitStatus};
 
-pub fn list(library: &Library, json: bool, printer: &Printer) -> anyhow::Result<i32> {
+pub fn list(library: &Library, json: bool, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let blueprints = library.load_all()?;
     if json {
         let items: Vec<_> = blueprints
@@ -12,16 +12,16 @@ pub fn list(library: &Library, json: bool, printer: &Printer) -> anyhow::Result<
             .map(|b| json!({"name": b.name, "version": b.version, "summary": b.summary, "origin": b.origin}))
             .collect();
         printer.out(serde_json::to_string_pretty(&items)?);
-        return Ok(0);
+        return Ok(ExitStatus::Success);
     }
     let width = blueprints.iter().map(|b| b.name.len()).max().unwrap_or(0);
     for b in &blueprints {
         printer.out(format!("{:<width$}  {:<8} {}", b.name, b.version, b.summary));
     }
-    Ok(0)
+    Ok(ExitStatus::Success)
 }
 
-pub fn show(library: &Library, name: &str, json: bool, printer: &Printer) -> anyhow::Result<i32> {
+pub fn show(library: &Library, name: &str, json: bool, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let b = library.load(name)?;
     if json {
         let questions: Vec<_> = b
@@ -49,7 +49,7 @@ pub fn show(library: &Library, name: &str, json: bool, printer: &Printer) -> any
         let out = json!({"name": b.name, "version": b.version, "summary": b.summary, "origin": b.origin,
                          "questions": questions, "constraints": constraints, "components": components});
         printer.out(serde_json::to_string_pretty(&out)?);
-        return Ok(0);
+        return Ok(ExitStatus::Success);
     }
     printer.out(format!(
         "{} {} ({})\n{}\n\nQuestions:",
@@ -80,8 +80,8 @@ pub fn show(library: &Library, name: &str, json: bool, printer: &Printer) -> any
     }
     printer.out("\nComponents:");
     for c in &b.components {
-        let when = c.when.as_deref().map(|w| format!(" (when {w})")).unwrap_or_default();
+        let when = c.when.as_ref().map(|w| format!(" (when {w})")).unwrap_or_default();
         printer.out(format!("  {}{when}  {} files", c.label, c.files.len()));
     }
-    Ok(0)
+    Ok(ExitStatus::Success)
 }

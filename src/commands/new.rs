@@ -15,7 +15,7 @@ use crate::{
     prompt::Prompter,
     render::{self, FileSet},
     state::State,
-    term, write,
+    term, write, ExitStatus,
 };
 
 #[derive(Debug, Default, Clone)]
@@ -30,7 +30,7 @@ pub struct NewOptions {
     pub force: bool,
 }
 
-pub fn new(library: &Library, opts: &NewOptions, printer: &Printer) -> anyhow::Result<i32> {
+pub fn new(library: &Library, opts: &NewOptions, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let interactive = !opts.yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if interactive {
         term::exit_on_ctrl_c();
@@ -46,12 +46,12 @@ pub fn new_with(
     printer: &Printer,
     interactive: bool,
     prompter: &mut dyn Prompter,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<ExitStatus> {
     // The folder is checked before the first question, not after the last.
     if let Some(dir) = &opts.dir {
         if write::check_target(dir, opts.force)? == write::Target::Finished {
             printer.status("Finished", format!("the interrupted `braid new` in {}", dir.display()));
-            return Ok(0);
+            return Ok(ExitStatus::Success);
         }
     }
     let file = opts.config.as_deref().map(config::read).transpose()?;
@@ -83,7 +83,7 @@ pub fn new_with(
             );
             if write::check_target(&d, opts.force)? == write::Target::Finished {
                 printer.status("Finished", format!("the interrupted `braid new` in {}", d.display()));
-                return Ok(0);
+                return Ok(ExitStatus::Success);
             }
             d
         }
@@ -102,13 +102,13 @@ pub fn new_with(
         {
             printer.out(path);
         }
-        return Ok(0);
+        return Ok(ExitStatus::Success);
     }
     if interactive {
-        printer.note(summary(&blueprint, &answers, &files, &dir));
+        printer.note(summary(&blueprint, &answers, &files, &dir)?);
         if !prompter.confirm("Generate the project?")? {
             printer.note("Nothing written.");
-            return Ok(0);
+            return Ok(ExitStatus::Success);
         }
     }
 
@@ -134,7 +134,7 @@ pub fn new_with(
         ),
     );
     printer.note(next_steps(&blueprint, &answers, &dir)?);
-    Ok(0)
+    Ok(ExitStatus::Success)
 }
 
 fn pick_blueprint(library: &Library, interactive: bool, prompter: &mut dyn Prompter) -> anyhow::Result<String> {
@@ -181,7 +181,7 @@ pub fn new_state(blueprint: &Blueprint, answers: &Answers, files: &FileSet) -> S
     )
 }
 
-fn summary(blueprint: &Blueprint, answers: &Answers, files: &FileSet, dir: &Path) -> String {
+fn summary(blueprint: &Blueprint, answers: &Answers, files: &FileSet, dir: &Path) -> anyhow::Result<String> {
     let mut out = format!("\n{} {} into {}\n", blueprint.name, blueprint.version, dir.display());
     let width = answers.0.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (key, value) in &answers.0 {
@@ -190,29 +190,17 @@ fn summary(blueprint: &Blueprint, answers: &Answers, files: &FileSet, dir: &Path
             crate::filters::oneline(&value.to_string())
         ));
     }
-    let mut services: Vec<&str> = files
-        .keys()
-        .filter_map(|p| p.strip_prefix("services/"))
-        .filter_map(|p| p.split('/').next())
-        .collect();
-    services.dedup();
-    if !services.is_empty() {
-        out.push_str(&format!("  services: {}\n", services.join(", ")));
+    for line in render::lines(blueprint, answers, "recap", &blueprint.recap)? {
+        out.push_str(&format!("  {line}\n"));
     }
     out.push_str(&format!("  {} files\n", files.len() + 2));
-    out
+    Ok(out)
 }
 
 /// The blueprint's next steps, after a `cd` into the new project.
 fn next_steps(blueprint: &Blueprint, answers: &Answers, dir: &Path) -> anyhow::Result<String> {
-    let ctx = render::context(answers);
-    let mut env = minijinja::Environment::new();
-    crate::filters::register(&mut env);
     let mut out = format!("\nNext steps:\n  cd {}", dir.display());
-    for step in &blueprint.next_steps {
-        let line = env
-            .render_str(step, &ctx)
-            .map_err(|e| Error::blueprint(&blueprint.name, format!("next_steps: {e}")))?;
+    for line in render::lines(blueprint, answers, "next_steps", &blueprint.next_steps)? {
         out.push_str(&format!("\n  {line}"));
     }
     Ok(out)

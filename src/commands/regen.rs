@@ -22,6 +22,7 @@ use crate::{
     prompt::NoPrompt,
     render::{self, CONFIG_FILE},
     state::{beside, State, STATE_FILE},
+    ExitStatus,
 };
 
 struct Prepared {
@@ -220,7 +221,43 @@ fn refuse_unresolved(p: &Prepared, printer: &Printer) {
     ));
 }
 
-pub fn regen(library: &Library, dir: &Path, dry_run: bool, printer: &Printer) -> anyhow::Result<i32> {
+/// A step for `--json`.
+fn step_json(step: &Step) -> serde_json::Value {
+    serde_json::json!({
+        "path": step.path,
+        "action": step.action.id(),
+        "moved_from": step.moved_from,
+        "blocked_by": step.blocked.as_ref().map(|b| b.at.clone()),
+        "note": step.note,
+    })
+}
+
+fn regen_json(p: &Prepared, dry_run: bool, skipped: &[String], status: ExitStatus) -> String {
+    let steps: Vec<_> = p
+        .plan
+        .steps
+        .iter()
+        .filter(|s| s.action != Action::Unchanged || s.moved_from.is_some())
+        .map(step_json)
+        .collect();
+    let out = serde_json::json!({
+        "dry_run": dry_run,
+        "exit_code": status.code(),
+        "steps": steps,
+        "conflicts": p.plan.conflicts().map(|s| s.path.clone()).collect::<Vec<_>>(),
+        "unresolved": p.unresolved,
+        "changed_while_running": skipped,
+    });
+    serde_json::to_string_pretty(&out).expect("json serializes")
+}
+
+pub fn regen(
+    library: &Library,
+    dir: &Path,
+    dry_run: bool,
+    json: bool,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     let repo = open(dir)?;
     let _lock = Lock::acquire(repo.root(), LOCK_WAIT)?;
     if !dry_run {
@@ -234,13 +271,19 @@ pub fn regen(library: &Library, dir: &Path, dry_run: bool, printer: &Printer) ->
     let p = prepare(library, repo)?;
     if !p.unresolved.is_empty() {
         refuse_unresolved(&p, printer);
-        return Ok(1);
+        if json {
+            printer.out(regen_json(&p, dry_run, &[], ExitStatus::Failure));
+        }
+        return Ok(ExitStatus::Failure);
     }
     let changes = p.plan.changes().count();
     if dry_run {
         report(&p, &[], printer);
         printer.note(format!("{changes} files would change; nothing written (dry run)"));
-        return Ok(0);
+        if json {
+            printer.out(regen_json(&p, dry_run, &[], ExitStatus::Success));
+        }
+        return Ok(ExitStatus::Success);
     }
     let txn = p.plan.txn();
     let state_same = p.plan.state == p.old;
@@ -252,7 +295,11 @@ pub fn regen(library: &Library, dir: &Path, dry_run: bool, printer: &Printer) ->
     report(&p, &skipped, printer);
     warn_left_behind(&p, printer);
     let conflicts = p.plan.conflicts().filter(|s| !skipped.contains(&s.path)).count();
-    if conflicts > 0 || !skipped.is_empty() {
+    let status = ExitStatus::from_ok(conflicts == 0 && skipped.is_empty());
+    if json {
+        printer.out(regen_json(&p, false, &skipped, status));
+    }
+    if status != ExitStatus::Success {
         if conflicts > 0 {
             printer.warn(format!(
                 "{conflicts} file(s) in conflict: resolve the conflict markers (<<<<<<< {} / >>>>>>> {}), \
@@ -261,13 +308,13 @@ pub fn regen(library: &Library, dir: &Path, dry_run: bool, printer: &Printer) ->
                 plan::THEIRS_LABEL
             ));
         }
-        return Ok(1);
+        return Ok(ExitStatus::Failure);
     }
     printer.status(
         "Regenerated",
         format!("{} from {} ({changes} files changed)", dir.display(), p.blueprint.name),
     );
-    Ok(0)
+    Ok(ExitStatus::Success)
 }
 
 /// A renamed project moves braid's files; the user's own files in the old
@@ -322,9 +369,10 @@ fn open_for_reading(library: &Library, dir: &Path) -> anyhow::Result<(Prepared, 
     Ok((prepare(library, repo)?, lock))
 }
 
-pub fn diff(library: &Library, dir: &Path, printer: &Printer) -> anyhow::Result<i32> {
+pub fn diff(library: &Library, dir: &Path, json: bool, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let (p, _lock) = open_for_reading(library, dir)?;
     let mut changed = false;
+    let mut changes = Vec::new();
     for step in p.plan.changes() {
         changed = true;
         let old_path = step.moved_from.as_deref().unwrap_or(&step.path);
@@ -344,16 +392,27 @@ pub fn diff(library: &Library, dir: &Path, printer: &Printer) -> anyhow::Result<
             .context_radius(3)
             .header(&a, &b)
             .to_string();
-        if text.is_empty() {
-            printer.out(format!("rename {a} -> {b}"));
+        let text = if text.is_empty() {
+            format!("rename {a} -> {b}")
         } else {
-            printer.out(text.trim_end());
+            text.trim_end().to_string()
+        };
+        if json {
+            let mut entry = step_json(step);
+            entry["diff"] = text.into();
+            changes.push(entry);
+        } else {
+            printer.out(text);
         }
     }
-    Ok(i32::from(changed || !p.unresolved.is_empty()))
+    if json {
+        let out = serde_json::json!({"changes": changes, "unresolved": p.unresolved});
+        printer.out(serde_json::to_string_pretty(&out).expect("json serializes"));
+    }
+    Ok(ExitStatus::from_ok(!changed && p.unresolved.is_empty()))
 }
 
-pub fn check(library: &Library, dir: &Path, strict: bool, printer: &Printer) -> anyhow::Result<i32> {
+pub fn check(library: &Library, dir: &Path, strict: bool, json: bool, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let (p, _lock) = open_for_reading(library, dir)?;
     let mut problems = Vec::new();
     for path in &p.unresolved {
@@ -395,13 +454,19 @@ pub fn check(library: &Library, dir: &Path, strict: bool, printer: &Printer) -> 
     for problem in &problems {
         printer.status_styled("Out of sync", Kind::Bad, problem);
     }
-    if !problems.is_empty() || (strict && !edits.is_empty()) {
+    let in_sync = problems.is_empty() && (!strict || edits.is_empty());
+    if json {
+        let out =
+            serde_json::json!({"in_sync": in_sync, "problems": problems, "edits": edits, "unresolved": p.unresolved});
+        printer.out(serde_json::to_string_pretty(&out).expect("json serializes"));
+    }
+    if !in_sync {
         printer.note(format!(
             "run `braid regen {}` to bring the repo in line with {CONFIG_FILE}",
             dir.display()
         ));
-        return Ok(1);
+        return Ok(ExitStatus::Failure);
     }
     printer.status("In sync", format!("{} matches {CONFIG_FILE}", dir.display()));
-    Ok(0)
+    Ok(ExitStatus::Success)
 }

@@ -1,0 +1,125 @@
+//! Checks a blueprint's templates against its own questions when it loads.
+//!
+//! The mistake it catches is the one that grows with every new option: a
+//! template comparing a choice question with a value the question does not
+//! offer (`transport == 'redis'` when the choice is `redis-streams`, or a
+//! value that was renamed or removed). Such a branch is dead or, worse, its
+//! `else` silently takes a value it was not written for. Comparisons are
+//! found textually in every template, path, condition and value the
+//! blueprint holds: `key == 'v'`, `'v' == key`, `key != 'v'`,
+//! `key in ['a', 'b']`, `'v' in key` (multi).
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use crate::{
+    blueprint::{Blueprint, Kind, Text},
+    error::{Error, Result},
+};
+
+fn patterns() -> &'static [Regex; 4] {
+    static RE: OnceLock<[Regex; 4]> = OnceLock::new();
+    RE.get_or_init(|| {
+        [
+            Regex::new(r#"\b([a-z][a-z0-9_]*)\s*(?:==|!=)\s*(?:'([^'\n]*)'|"([^"\n]*)")"#),
+            Regex::new(r#"(?:'([^'\n]*)'|"([^"\n]*)")\s*(?:==|!=)\s*([a-z][a-z0-9_]*)\b"#),
+            Regex::new(r"\b([a-z][a-z0-9_]*)\s+(?:not\s+)?in\s*[\[(]([^\])\n]*)[\])]"),
+            Regex::new(r#"(?:'([^'\n]*)'|"([^"\n]*)")\s+(?:not\s+)?in\s+([a-z][a-z0-9_]*)\b"#),
+        ]
+        .map(|r| r.expect("a valid regex"))
+    })
+}
+
+fn quoted() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r#"'([^']*)'|"([^"]*)""#).expect("a valid regex"))
+}
+
+/// Every comparison of a choice question with a value it does not offer.
+pub fn unknown_choice_values(blueprint: &Blueprint) -> Vec<String> {
+    let choice = |key: &str| {
+        blueprint
+            .question(key)
+            .filter(|q| matches!(q.kind, Kind::Choice | Kind::Multi))
+    };
+    let mut found = Vec::new();
+    for (place, text) in blueprint.texts() {
+        let text = match text {
+            Text::Expr(e) => e,
+            // Only what minijinja evaluates: the file's own code may compare
+            // a variable of the same name with anything.
+            Text::Template(t) => tags_only(&t),
+        };
+        let [eq, eq_rev, in_list, in_multi] = patterns();
+        let mut check = |key: &str, value: &str, line: usize| {
+            if let Some(q) = choice(key) {
+                if !q.choices.iter().any(|c| c == value) {
+                    found.push(format!(
+                        "{place}:{line}: `{key}` is compared with `{value}`, which is not one of its choices ({})",
+                        q.choices.join(", ")
+                    ));
+                }
+            }
+        };
+        let line_at = |offset: usize| text[..offset].matches('\n').count() + 1;
+        for c in eq.captures_iter(&text) {
+            let value = c.get(2).or_else(|| c.get(3)).map_or("", |m| m.as_str());
+            check(&c[1], value, line_at(c.get(0).map_or(0, |m| m.start())));
+        }
+        for c in eq_rev.captures_iter(&text) {
+            let value = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
+            check(&c[3], value, line_at(c.get(0).map_or(0, |m| m.start())));
+        }
+        for c in in_list.captures_iter(&text) {
+            let line = line_at(c.get(0).map_or(0, |m| m.start()));
+            for v in quoted().captures_iter(&c[2]) {
+                let value = v.get(1).or_else(|| v.get(2)).map_or("", |m| m.as_str());
+                check(&c[1], value, line);
+            }
+        }
+        for c in in_multi.captures_iter(&text) {
+            let key = &c[3];
+            if choice(key).is_some_and(|q| q.kind == Kind::Multi) {
+                let value = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
+                check(key, value, line_at(c.get(0).map_or(0, |m| m.start())));
+            }
+        }
+    }
+    found
+}
+
+/// The template with everything outside `{{ }}` and `{% %}` blanked, lines kept.
+fn tags_only(template: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    loop {
+        let open = ["{{", "{%"].iter().filter_map(|o| rest.find(o).map(|i| (i, *o))).min();
+        let Some((start, open)) = open else {
+            out.extend(rest.chars().filter(|c| *c == '\n'));
+            return out;
+        };
+        out.extend(rest[..start].chars().filter(|c| *c == '\n'));
+        let close = if open == "{{" { "}}" } else { "%}" };
+        let body = &rest[start..];
+        let end = body.find(close).map_or(body.len(), |i| i + 2);
+        out.push_str(&body[..end]);
+        out.push(' ');
+        rest = &body[end..];
+    }
+}
+
+/// The load-time check: a blueprint error naming every bad comparison.
+pub fn check(blueprint: &Blueprint) -> Result<()> {
+    let found = unknown_choice_values(blueprint);
+    if found.is_empty() {
+        return Ok(());
+    }
+    Err(Error::blueprint(
+        &blueprint.name,
+        format!(
+            "{}\n  hint: compare with one of the question's choices, or add the value to `choices`",
+            found.join("\n")
+        ),
+    ))
+}
