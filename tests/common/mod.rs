@@ -470,14 +470,19 @@ fn diff(expected: &str, actual: &str) -> String {
 
 /// `assert_run_snapshot!(name, tmp_path, captured)`: snapshots exit code,
 /// stdout and stderr as one text, with the temp folder's path filtered out
-/// by insta (as uv's `uv_snapshot!` does).
+/// by insta (as uv's `uv_snapshot!` does). The snapshot's header shows the
+/// command line.
 macro_rules! assert_run_snapshot {
     ($name:expr, $tmp:expr, $captured:expr) => {{
+        let tmp: &std::path::Path = $tmp;
+        let captured: &$crate::common::Captured = &$captured;
         let mut settings = insta::Settings::clone_current();
-        for (regex, replacement) in $crate::common::insta_filters($tmp) {
+        for (regex, replacement) in $crate::common::insta_filters(tmp) {
             settings.add_filter(&regex, replacement);
         }
-        settings.bind(|| insta::assert_snapshot!($name, $captured.report()));
+        settings.set_description(format!("braid {}", $crate::common::filter(&captured.command, tmp)));
+        settings.set_omit_expression(true);
+        settings.bind(|| insta::assert_snapshot!($name, captured.report()));
     }};
 }
 pub(crate) use assert_run_snapshot;
