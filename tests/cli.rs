@@ -641,6 +641,37 @@ fn force_never_overwrites_a_file_braid_did_not_write() {
         .stderr_has("braid regen");
 }
 
+/// `braid new` without a folder writes into ./PROJECT_NAME; `check`, `diff`
+/// and `regen` without one work on the current folder.
+#[test]
+fn the_folder_defaults_to_the_project_name_then_to_the_current_folder() {
+    let tmp = Test::new()
+        .demo()
+        .current_dir_rel("work")
+        .args(["new", "-b", "demo", "--yes", "--name", "proj"])
+        .stderr_any()
+        .expect_no_file("proj")
+        .run();
+    assert!(tmp.path().join("work/proj/braid.toml").is_file());
+    let tmp = Test::with_tempdir(tmp)
+        .demo()
+        .current_dir_rel("work/proj")
+        .arg("check")
+        .stderr("     In sync . matches braid.toml\n")
+        .run();
+    let tmp = Test::with_tempdir(tmp)
+        .demo()
+        .current_dir_rel("work/proj")
+        .arg("diff")
+        .run();
+    Test::with_tempdir(tmp)
+        .demo()
+        .current_dir_rel("work/proj")
+        .arg("regen")
+        .stderr("        Kept src/proj/model.py\n Regenerated . from demo (0 files changed)\n")
+        .run();
+}
+
 #[test]
 fn empty_target_folder_is_used() {
     let tmp = TempDir::new().unwrap();
