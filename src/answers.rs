@@ -147,6 +147,7 @@ pub fn resolve(
 
     let mut answers = Answers::default();
     let mut missing = Vec::new();
+    let mut refused = Vec::new();
     for q in &blueprint.questions {
         if let Some(when) = &q.when {
             let asked = condition(when, &answers)
@@ -166,10 +167,13 @@ pub fn resolve(
             answers.0.push((q.key.clone(), value));
             continue;
         }
-        let default = suggested
-            .get(&q.key)
-            .or(q.default.as_ref())
-            .filter(|d| q.check(d).is_ok());
+        // A suggestion that fails the checks (a folder named `Bad_Dir`) is
+        // no default; the error says why it was not taken.
+        let suggestion = suggested.get(&q.key);
+        if let Some(Err(why)) = suggestion.map(|d| q.check(d)) {
+            refused.push(format!("the folder name is no default for `{}`: {why}", q.key));
+        }
+        let default = suggestion.or(q.default.as_ref()).filter(|d| q.check(d).is_ok());
         match (fill, default) {
             (Fill::Defaults | Fill::Config(_), Some(d)) => answers.0.push((q.key.clone(), d.clone())),
             (Fill::Prompt, _) => {
@@ -200,7 +204,8 @@ pub fn resolve(
     } else {
         "pass them as flags, or --yes to take the defaults where there is one"
     };
-    Err(Error::Missing(format!("{why}:\n{list}\n  hint: {hint}")))
+    let refused: String = refused.iter().map(|r| format!("\n  note: {r}")).collect();
+    Err(Error::Missing(format!("{why}:\n{list}{refused}\n  hint: {hint}")))
 }
 
 /// The blueprint's `[[constraint]]`s, once every answer is known (so before

@@ -27,13 +27,14 @@ fn version_and_help() {
 
 #[test]
 fn list_shows_embedded_and_user_blueprints() {
-    demo()
+    Test::new()
+        .demo()
         .arg("list")
-        .run()
-        .success()
-        .stdout_has("demo")
-        .stdout_has("1.2.0")
-        .stdout_has("exercises every feature");
+        .stdout(
+            "demo        1.2.0    A small blueprint that exercises every feature of the engine\n\
+             ml-gateway  0.1.0    Python (FastAPI) ML service behind a Go or Node.js gateway, joined by HTTP or Redis Streams\n",
+        )
+        .run();
 }
 
 #[test]
@@ -79,12 +80,12 @@ fn show_lists_questions_choices_defaults_and_components() {
 
 #[test]
 fn show_unknown_blueprint_suggests_the_closest() {
-    demo()
+    Test::new()
+        .demo()
         .args(["show", "dmeo"])
-        .run()
-        .code(2)
-        .stderr_has("no blueprint named `dmeo`")
-        .stderr_has("did you mean `demo`");
+        .status(2)
+        .stderr("error: no blueprint named `dmeo`\n  hint: did you mean `demo`? `braid list` shows them all\n")
+        .run();
 }
 
 #[test]
@@ -212,53 +213,59 @@ fn dry_run_lists_every_file_and_writes_nothing() {
     assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0, "no temp folder left");
 }
 
+/// `braid new typed -b demo --yes --set SET` fails with exactly `stderr` and writes nothing.
+#[track_caller]
+fn refused_set(set: &str, stderr: &str) {
+    Test::new()
+        .demo()
+        .args(["new", "typed", "-b", "demo", "--yes", "--set", set])
+        .status(2)
+        .stderr(stderr)
+        .expect_no_file("typed")
+        .run();
+}
+
 #[test]
 fn typed_set_values_and_their_errors() {
-    let tmp = TempDir::new().unwrap();
-    let dir = tmp.path().join("typed");
-    let d = dir.to_str().unwrap();
-    demo()
-        .args(["new", d, "-b", "demo", "--yes", "--set", "port=80x"])
-        .run()
-        .code(2)
-        .stderr_has("`port` must be an integer from 1 to 65535, found `80x`");
-    demo()
-        .args(["new", d, "-b", "demo", "--yes", "--set", "port=70000"])
-        .run()
-        .code(2)
-        .stderr_has("found 70000");
-    demo()
-        .args(["new", d, "-b", "demo", "--yes", "--set", "docs=maybe"])
-        .run()
-        .code(2)
-        .stderr_has("`docs` must be true or false");
-    demo()
-        .args(["new", d, "-b", "demo", "--yes", "--set", "flavor=chocolat"])
-        .run()
-        .code(2)
-        .stderr_has("one of: vanilla, chocolate")
-        .stderr_has("did you mean `chocolate`");
-    demo()
-        .args(["new", d, "-b", "demo", "--yes", "--set", "toppings=nuts,gravy"])
-        .run()
-        .code(2)
-        .stderr_has("found `gravy`");
-    demo()
-        .args(["new", d, "-b", "demo", "--yes", "--set", "flavour=vanilla"])
-        .run()
-        .code(2)
-        .stderr_has("unknown question `flavour`")
-        .stderr_has("did you mean `flavor`");
-    demo()
-        .args(["new", d, "-b", "demo", "--yes", "--set", "novalue"])
-        .run()
-        .code(2)
-        .stderr_has("is not KEY=VALUE");
-    assert!(!dir.exists());
-    demo()
+    refused_set(
+        "port=80x",
+        "error: --set port: `port` must be an integer from 1 to 65535, found `80x`\n  \
+         hint: give an integer from 1 to 65535\n",
+    );
+    refused_set(
+        "port=70000",
+        "error: --set port: `port` must be an integer from 1 to 65535, found 70000\n  \
+         hint: give an integer from 1 to 65535\n",
+    );
+    refused_set(
+        "docs=maybe",
+        "error: --set docs: `docs` must be true or false, found `maybe`\n  hint: give true or false\n",
+    );
+    refused_set(
+        "flavor=chocolat",
+        "error: --set flavor: `flavor` must be one of: vanilla, chocolate; found `chocolat` \
+         (did you mean `chocolate`?)\n  hint: give one of: vanilla, chocolate\n",
+    );
+    refused_set(
+        "toppings=nuts,gravy",
+        "error: --set toppings: `toppings` must be one of: nuts, cream, cherry; found `gravy`\n  \
+         hint: give a list of: nuts, cream, cherry\n",
+    );
+    refused_set(
+        "flavour=vanilla",
+        "error: --set flavour: unknown question `flavour`\n  \
+         hint: did you mean `flavor`? `braid show demo` lists the questions\n",
+    );
+    refused_set(
+        "novalue",
+        "error: invalid value 'novalue' for '--set <KEY=VALUE>': `novalue` is not KEY=VALUE \
+         (for example --set description=\"Image tagging API\")\n\nFor more information, try '--help'.\n",
+    );
+    let tmp = Test::new()
+        .demo()
         .args([
             "new",
-            d,
+            "typed",
             "-b",
             "demo",
             "--yes",
@@ -269,9 +276,9 @@ fn typed_set_values_and_their_errors() {
             "--set",
             "toppings=nuts,cherry",
         ])
-        .run()
-        .success();
-    let config = fs::read_to_string(dir.join("braid.toml")).unwrap();
+        .stderr_any()
+        .run();
+    let config = fs::read_to_string(tmp.path().join("typed/braid.toml")).unwrap();
     assert!(
         config.contains("port = 9090")
             && config.contains("docs = false")
@@ -280,31 +287,63 @@ fn typed_set_values_and_their_errors() {
     );
 }
 
+/// An int question's bounds are inclusive: 1 and 65535 are accepted (0 and
+/// 65536 are refused: tests/fixtures/errors/port-0 and port-65536).
+#[test]
+fn int_bounds_accept_1_and_65535() {
+    let tmp = Test::new()
+        .args([
+            "new",
+            "app",
+            "--yes",
+            "--set",
+            "gateway_port=1",
+            "--set",
+            "ml_port=65535",
+        ])
+        .stderr_any()
+        .run();
+    let config = fs::read_to_string(tmp.path().join("app/braid.toml")).unwrap();
+    assert!(
+        config.contains("\ngateway_port = 1\n") && config.contains("\nml_port = 65535\n"),
+        "{config}"
+    );
+}
+
+/// `braid new x -b demo --yes --name NAME` fails with exactly `stderr` and writes nothing.
+#[track_caller]
+fn refused_name(name: &str, stderr: &str) {
+    Test::new()
+        .demo()
+        .args(["new", "x", "-b", "demo", "--yes", "--name", name])
+        .status(2)
+        .stderr(stderr)
+        .expect_no_file("x")
+        .run();
+}
+
 #[test]
 fn invalid_project_names_are_refused_with_the_reason() {
-    let tmp = TempDir::new().unwrap();
-    let d = tmp.path().join("x");
-    let d = d.to_str().unwrap();
-    demo()
-        .args(["new", d, "-b", "demo", "--yes", "--name", "Bad_Name"])
-        .run()
-        .code(2)
-        .stderr_has("must start with a lowercase letter");
-    demo()
-        .args(["new", d, "-b", "demo", "--yes", "--name", "json"])
-        .run()
-        .code(2)
-        .stderr_has("shadows a module");
-    demo()
-        .args(["new", d, "-b", "demo", "--yes", "--name", "import"])
-        .run()
-        .code(2)
-        .stderr_has("Python keyword");
-    demo()
-        .args(["new", d, "-b", "demo", "--yes", "--name", "a--b"])
-        .run()
-        .code(2)
-        .stderr_has("single `-` between words");
+    refused_name(
+        "Bad_Name",
+        "error: --name: `project_name` = `Bad_Name` must start with a lowercase letter and hold only a-z, 0-9 \
+         and single `-` between words\n  hint: give a string\n",
+    );
+    refused_name(
+        "json",
+        "error: --name: `project_name` = `json` gives the Python package `json`, which is a Python keyword \
+         or shadows a module the generated code imports; pick another name, e.g. `json-svc`\n  hint: give a string\n",
+    );
+    refused_name(
+        "import",
+        "error: --name: `project_name` = `import` gives the Python package `import`, which is a Python keyword \
+         or shadows a module the generated code imports; pick another name, e.g. `import-svc`\n  hint: give a string\n",
+    );
+    refused_name(
+        "a--b",
+        "error: --name: `project_name` = `a--b` must start with a lowercase letter and hold only a-z, 0-9 \
+         and single `-` between words\n  hint: give a string\n",
+    );
 }
 
 #[test]
@@ -332,74 +371,85 @@ fn non_terminal_stdin_never_waits_and_names_the_flags() {
 
 #[test]
 fn yes_without_a_default_names_the_missing_flag() {
-    let tmp = TempDir::new().unwrap();
-    demo()
+    Test::new()
+        .demo()
         .args(["new", "-b", "demo", "--yes"])
-        .current_dir(tmp.path())
-        .run()
-        .code(2)
-        .stderr_has("no default")
-        .stderr_has("--name PROJECT_NAME");
+        .status(2)
+        .stderr(
+            "error: these questions have no default, so --yes cannot answer them:\n  \
+             project_name     --name PROJECT_NAME\n  \
+             hint: pass them as flags\n",
+        )
+        .run();
 }
 
 #[test]
 fn no_blueprint_and_no_terminal_lists_the_choices() {
-    let tmp = TempDir::new().unwrap();
-    demo()
+    Test::new()
+        .demo()
         .args(["new", "x", "--yes"])
-        .current_dir(tmp.path())
-        .run()
-        .code(2)
-        .stderr_has("--blueprint NAME")
-        .stderr_has("demo");
+        .status(2)
+        .stderr(
+            "error: no blueprint chosen and braid cannot ask\n  \
+             hint: pass --blueprint NAME, one of: demo, ml-gateway\n",
+        )
+        .expect_no_file("x")
+        .run();
 }
 
 #[test]
 fn config_file_answers_and_its_errors() {
-    let tmp = TempDir::new().unwrap();
-    let cfg = tmp.path().join("answers.toml");
-    let dir = tmp.path().join("cfg");
-    let d = dir.to_str().unwrap();
-    let c = cfg.to_str().unwrap();
     let cases = [
         (
             "blueprnt = \"demo\"\n",
-            "answers.toml:1: unknown key `blueprnt`",
-            "did you mean `blueprint`",
+            "error: answers.toml:1: unknown key `blueprnt`\n  \
+             hint: did you mean `blueprint`? braid.toml holds `blueprint = \"NAME\"` and an [answers] table\n",
         ),
         (
             "blueprint = \"demo\"\n[answers]\nport = \"80\"\n",
-            "answers.toml:3: `port` must be an integer from 1 to 65535, found a string",
-            "give an integer",
+            "error: answers.toml:3: `port` must be an integer from 1 to 65535, found a string\n  \
+             hint: give an integer from 1 to 65535\n",
         ),
         (
             "blueprint = \"demo\"\n[answers]\n\nflavor = \"mint\"\n",
-            "answers.toml:4: `flavor` must be one of: vanilla, chocolate",
-            "",
+            "error: answers.toml:4: `flavor` must be one of: vanilla, chocolate; found `mint`\n  \
+             hint: give one of: vanilla, chocolate\n",
         ),
         (
             "blueprint = \"demo\"\n[answers]\nflavr = \"vanilla\"\n",
-            "answers.toml:3: unknown question `flavr`",
-            "did you mean `flavor`",
+            "error: answers.toml:3: unknown question `flavr`\n  \
+             hint: did you mean `flavor`? `braid show demo` lists the questions\n",
         ),
-        ("blueprint = \"demo\"\n[answers\n", "answers.toml:2: not valid TOML", ""),
-        ("blueprint = 3\n", "`blueprint` must be a string", ""),
+        (
+            "blueprint = \"demo\"\n[answers\n",
+            "error: answers.toml:2: not valid TOML: invalid table header\nexpected `.`, `]`\n  \
+             hint: fix the syntax at that line\n",
+        ),
+        (
+            "blueprint = 3\n",
+            "error: answers.toml:1: `blueprint` must be a string\n  hint: write `blueprint = \"ml-gateway\"`\n",
+        ),
     ];
-    for (text, msg, hint) in cases {
-        fs::write(&cfg, text).unwrap();
-        demo()
-            .args(["new", d, "--config", c, "--yes", "--name", "x"])
-            .run()
-            .code(2)
-            .stderr_has(msg)
-            .stderr_has(hint);
+    for (text, stderr) in cases {
+        Test::new()
+            .demo()
+            .write("answers.toml", text)
+            .args(["new", "cfg", "--config", "answers.toml", "--yes", "--name", "x"])
+            .status(2)
+            .stderr(stderr)
+            .expect_no_file("cfg")
+            .run();
     }
-    demo()
-        .args(["new", d, "--config", "/nonexistent/braid.toml", "--yes"])
-        .run()
-        .code(2)
-        .stderr_has("cannot read");
-    assert!(!dir.exists());
+    Test::new()
+        .demo()
+        .args(["new", "cfg", "--config", "/nonexistent/braid.toml", "--yes"])
+        .status(2)
+        .stderr(
+            "error: cannot read /nonexistent/braid.toml: No such file or directory (os error 2)\n  \
+             hint: check the path; `braid new --config FILE` takes a braid.toml\n",
+        )
+        .expect_no_file("cfg")
+        .run();
 }
 
 #[test]
@@ -544,17 +594,22 @@ fn very_long_values_are_fine() {
 
 #[test]
 fn non_empty_target_is_refused_without_force() {
-    let tmp = TempDir::new().unwrap();
-    let dir = tmp.path().join("busy");
-    fs::create_dir(&dir).unwrap();
-    fs::write(dir.join("notes.txt"), "mine").unwrap();
-    demo()
-        .args(["new", dir.to_str().unwrap(), "-b", "demo", "--yes"])
-        .run()
-        .code(2)
-        .stderr_has("exists and is not empty")
-        .stderr_has("--force");
-    assert_eq!(tree(&dir).len(), 1);
+    let test = Test::new();
+    let busy = test.path().join("busy");
+    let tmp = test
+        .demo()
+        .write("busy/notes.txt", "mine")
+        .args(["new", "-b", "demo", "--yes"])
+        .arg(&busy)
+        .status(2)
+        .stderr(
+            "error: [TMP]/busy exists and is not empty\n  \
+             hint: choose a new folder, or pass --force to add the project next to what is there \
+             (braid never overwrites or deletes a file it did not write)\n",
+        )
+        .expect_file("busy/notes.txt", "mine")
+        .run();
+    assert_eq!(tree(&tmp.path().join("busy")).len(), 1);
 }
 
 #[test]
@@ -584,6 +639,37 @@ fn force_never_overwrites_a_file_braid_did_not_write() {
         .code(2)
         .stderr_has("already holds a braid project")
         .stderr_has("braid regen");
+}
+
+/// `braid new` without a folder writes into ./PROJECT_NAME; `check`, `diff`
+/// and `regen` without one work on the current folder.
+#[test]
+fn the_folder_defaults_to_the_project_name_then_to_the_current_folder() {
+    let tmp = Test::new()
+        .demo()
+        .current_dir_rel("work")
+        .args(["new", "-b", "demo", "--yes", "--name", "proj"])
+        .stderr_any()
+        .expect_no_file("proj")
+        .run();
+    assert!(tmp.path().join("work/proj/braid.toml").is_file());
+    let tmp = Test::with_tempdir(tmp)
+        .demo()
+        .current_dir_rel("work/proj")
+        .arg("check")
+        .stderr("     In sync . matches braid.toml\n")
+        .run();
+    let tmp = Test::with_tempdir(tmp)
+        .demo()
+        .current_dir_rel("work/proj")
+        .arg("diff")
+        .run();
+    Test::with_tempdir(tmp)
+        .demo()
+        .current_dir_rel("work/proj")
+        .arg("regen")
+        .stderr("        Kept src/proj/model.py\n Regenerated . from demo (0 files changed)\n")
+        .run();
 }
 
 #[test]

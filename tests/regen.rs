@@ -233,7 +233,6 @@ fn bad_braid_toml_in_a_project_is_a_located_error() {
         .code(2)
         .stderr_has("braid.toml:")
         .stderr_has("unknown question `transprt`");
-    set_answer(&dir, "transprt", "\"x\"");
 }
 
 #[test]
