@@ -2,9 +2,8 @@
 //! implementation is thin and lives at the edge, a scripted one drives tests.
 
 use crate::{
-    answers::Value,
-    blueprint::Question,
     error::{Error, Result},
+    question::{Question, Value},
 };
 
 pub trait Prompter {

@@ -4,10 +4,9 @@
 use dialoguer::{theme::ColorfulTheme, Confirm, Input, MultiSelect, Select};
 
 use crate::{
-    answers::Value,
-    blueprint::{Kind, Question},
     error::{Error, Result},
     prompt::Prompter,
+    question::{Kind, Question, Value},
 };
 
 /// Ctrl-C while a prompt is up: console restores the terminal mode and raises
