@@ -1,7 +1,7 @@
 //! Answers: typed values for a blueprint's questions, from whatever source
 //! (flag, `--set`, config file, prompt), all checked by the same validator.
 
-use std::{collections::BTreeMap, path::Path};
+use std::{collections::BTreeMap, fmt::Write as _, path::Path};
 
 pub use crate::question::Value;
 use crate::{
@@ -204,7 +204,10 @@ pub fn resolve(
     } else {
         "pass them as flags, or --yes to take the defaults where there is one"
     };
-    let refused: String = refused.iter().map(|r| format!("\n  note: {r}")).collect();
+    let refused: String = refused.iter().fold(String::new(), |mut out, r| {
+        let _ = write!(out, "\n  note: {r}");
+        out
+    });
     Err(Error::Missing(format!("{why}:\n{list}{refused}\n  hint: {hint}")))
 }
 

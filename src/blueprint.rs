@@ -560,66 +560,18 @@ impl Blueprint {
             questions.push(question);
         }
 
-        let mut components = Vec::new();
-        for c in raw.components {
-            let when = c
-                .when
-                .as_deref()
-                .map(Condition::new)
-                .transpose()
-                .map_err(|e| Error::blueprint(name, format!("{file_label}: component `when`: {e}")))?;
-            let (label, mut files) = match (c.use_, c.source) {
-                (Some(used), None) => {
-                    let span = used.span();
-                    library.component(root, used.get_ref()).ok_or_else(|| {
-                        at(
-                            span,
-                            format!(
-                                "component `{}` not found in any blueprints/components/ folder",
-                                one_line(used.get_ref())
-                            ),
-                        )
-                    })?
-                }
-                (None, Some(source)) => {
-                    let span = source.span();
-                    let prefix = format!("{name}/{}", source.get_ref().trim_end_matches('/'));
-                    let files = root.subtree(&prefix);
-                    if files.is_empty() {
-                        return Err(at(
-                            span,
-                            format!("component source `{}` is empty or missing", one_line(source.get_ref())),
-                        ));
-                    }
-                    (root.locate(&prefix), files)
-                }
-                _ => {
-                    return Err(Error::blueprint(
-                        name,
-                        format!("{file_label}: each [[component]] needs exactly one of `use = \"NAME\"` or `source = \"FOLDER\"`"),
-                    ))
-                }
-            };
-            let (rules, provides) = match files.remove(COMPONENT_MANIFEST) {
-                Some(m) => parse_component_manifest(&m.bytes)
-                    .map_err(|e| Error::blueprint(name, format!("{label}/{COMPONENT_MANIFEST}:{e}")))?,
-                None => (Vec::new(), Vec::new()),
-            };
-            components.push(Component {
-                label,
-                when,
-                files,
-                rules,
-                provides,
-            });
-        }
+        let components = raw
+            .components
+            .into_iter()
+            .map(|c| parse_component(library, root, name, c, &at))
+            .collect::<Result<Vec<_>>>()?;
 
         let rules = raw
             .files
             .into_iter()
             .map(|r| {
                 let span = r.glob.span();
-                parse_rule(r).map_err(|e| at(span, e))
+                parse_rule(&r).map_err(|e| at(span, e))
             })
             .collect::<Result<Vec<_>>>()?;
 
@@ -738,6 +690,73 @@ impl Blueprint {
     }
 }
 
+/// One `[[component]]`: its files from a shared or a local folder, and its
+/// own `component.toml`.
+fn parse_component(
+    library: &Library,
+    root: &Root,
+    name: &str,
+    c: RawComponent,
+    at: &dyn Fn(std::ops::Range<usize>, String) -> Error,
+) -> Result<Component> {
+    let when = c.when.as_deref().map(Condition::new).transpose().map_err(|e| {
+        Error::blueprint(
+            name,
+            format!(
+                "{}: component `when`: {e}",
+                root.locate(&format!("{name}/blueprint.toml"))
+            ),
+        )
+    })?;
+    let (label, mut files) = match (c.use_, c.source) {
+        (Some(used), None) => {
+            let span = used.span();
+            library.component(root, used.get_ref()).ok_or_else(|| {
+                at(
+                    span,
+                    format!(
+                        "component `{}` not found in any blueprints/components/ folder",
+                        one_line(used.get_ref())
+                    ),
+                )
+            })?
+        }
+        (None, Some(source)) => {
+            let span = source.span();
+            let prefix = format!("{name}/{}", source.get_ref().trim_end_matches('/'));
+            let files = root.subtree(&prefix);
+            if files.is_empty() {
+                return Err(at(
+                    span,
+                    format!("component source `{}` is empty or missing", one_line(source.get_ref())),
+                ));
+            }
+            (root.locate(&prefix), files)
+        }
+        _ => {
+            return Err(Error::blueprint(
+                name,
+                format!(
+                    "{}: each [[component]] needs exactly one of `use = \"NAME\"` or `source = \"FOLDER\"`",
+                    root.locate(&format!("{name}/blueprint.toml"))
+                ),
+            ))
+        }
+    };
+    let (rules, provides) = match files.remove(COMPONENT_MANIFEST) {
+        Some(m) => parse_component_manifest(&m.bytes)
+            .map_err(|e| Error::blueprint(name, format!("{label}/{COMPONENT_MANIFEST}:{e}")))?,
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok(Component {
+        label,
+        when,
+        files,
+        rules,
+        provides,
+    })
+}
+
 /// What a blueprint written for braid's first format is told.
 const OLD_FORMAT: &str = "this blueprint is in braid's first blueprint format (no `format = 2`). To move it to format 2:\n  \
     1. add `format = 2` at the top of blueprint.toml;\n  \
@@ -842,7 +861,7 @@ fn parse_question(q: RawQuestion, earlier: &[Question]) -> std::result::Result<Q
     Ok(question)
 }
 
-fn parse_rule(r: RawFileRule) -> std::result::Result<FileRule, String> {
+fn parse_rule(r: &RawFileRule) -> std::result::Result<FileRule, String> {
     let glob = globset::Glob::new(r.glob.get_ref()).map_err(|e| format!("bad glob `{}`: {e}", r.glob.get_ref()))?;
     let when = r
         .when
@@ -877,7 +896,7 @@ fn parse_component_manifest(bytes: &[u8]) -> std::result::Result<ComponentManife
         .into_iter()
         .map(|r| {
             let line = line_of(text, r.glob.span().start);
-            parse_rule(r).map_err(|e| format!("{line}: {e}"))
+            parse_rule(&r).map_err(|e| format!("{line}: {e}"))
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let mut provides = Vec::new();

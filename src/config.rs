@@ -1,6 +1,7 @@
 //! `braid.toml`: the blueprint name and the answers, the one source of truth
 //! of a generated repo. Errors name the file, the line and the key.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::{
@@ -130,12 +131,13 @@ pub fn render(blueprint: &str, answers: &Answers) -> String {
         "# The answers this repo was generated from. Edit them, then run `braid regen`\n\
          # to bring the repo in line; your own edits to the files are kept.\n",
     );
-    out.push_str(&format!(
+    let _ = write!(
+        out,
         "blueprint = {}\n\n[answers]\n",
         toml::Value::String(blueprint.into())
-    ));
+    );
     for (key, value) in &answers.0 {
-        out.push_str(&format!("{key} = {}\n", value.to_toml()));
+        let _ = writeln!(out, "{key} = {}", value.to_toml());
     }
     out
 }

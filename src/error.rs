@@ -107,7 +107,9 @@ pub fn escape_controls(text: &str, keep_newlines: bool) -> Cow<'_, str> {
             '\n' if !keep_newlines => out.push_str("\\n"),
             '\t' if !keep_newlines => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if bad(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if bad(c) => {
+                let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\u{{{:x}}}", c as u32));
+            }
             c => out.push(c),
         }
     }

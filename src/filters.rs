@@ -83,7 +83,7 @@ pub fn go_str(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             c if (c as u32) < 0x80 && c.is_control() => write!(out, "\\x{:02x}", c as u32).unwrap(),
             c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' || c == '\u{feff}' => {
-                write!(out, "\\u{:04x}", c as u32).unwrap()
+                write!(out, "\\u{:04x}", c as u32).unwrap();
             }
             c => out.push(c),
         }
@@ -105,7 +105,7 @@ pub fn py_str(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             c if (c as u32) < 0x80 && c.is_control() => write!(out, "\\x{:02x}", c as u32).unwrap(),
             c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' || c == '\u{feff}' => {
-                write!(out, "\\u{:04x}", c as u32).unwrap()
+                write!(out, "\\u{:04x}", c as u32).unwrap();
             }
             c => out.push(c),
         }

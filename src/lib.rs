@@ -1,7 +1,7 @@
 //! braid: turn an architecture pattern into a runnable repository.
 //!
 //! Data flows one way (DESIGN.md section 1): answers -> validated against the
-//! blueprint's questions -> rendered into an in-memory FileSet -> compared with
+//! blueprint's questions -> rendered into an in-memory `FileSet` -> compared with
 //! the disk and `.braid/state.json` -> a plan, shown or applied.
 
 pub mod answers;

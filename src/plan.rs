@@ -706,8 +706,6 @@ mod tests {
 
     #[test]
     fn the_users_mode_is_kept() {
-        let old = state(&[("a", b"a\n")]);
-        let new = render(&[("a", b"b\n")]);
         struct ModeDisk;
         impl Disk for ModeDisk {
             fn read(&self, _path: &str) -> anyhow::Result<Found> {
@@ -717,6 +715,8 @@ mod tests {
                 })
             }
         }
+        let old = state(&[("a", b"a\n")]);
+        let new = render(&[("a", b"b\n")]);
         let p = plan(
             &old,
             &new,

@@ -13,6 +13,7 @@
 //! made visible, newlines kept), so no value from a config file, a flag or a
 //! folder name can drive the terminal. Data on stdout is written as it is.
 
+use std::fmt::Write as _;
 use std::{
     cell::{Cell, RefCell},
     fmt::Display,
@@ -85,7 +86,7 @@ impl Printer {
     pub fn error(&self, err: &anyhow::Error) {
         let mut text = format!("{RED}error{RED:#}: {}\n", escape_controls(&err.to_string(), true));
         for cause in err.chain().skip(1) {
-            text.push_str(&format!("  caused by: {}\n", escape_controls(&cause.to_string(), true)));
+            let _ = writeln!(text, "  caused by: {}", escape_controls(&cause.to_string(), true));
         }
         self.to_stderr(format_args!("{text}"));
     }

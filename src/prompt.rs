@@ -48,7 +48,7 @@ pub struct Scripted {
 impl Scripted {
     pub fn new(replies: &[&str]) -> Self {
         Scripted {
-            replies: replies.iter().map(|s| s.to_string()).collect(),
+            replies: replies.iter().map(std::string::ToString::to_string).collect(),
             asked: Vec::new(),
             rejected: Vec::new(),
         }

@@ -2,6 +2,7 @@
 //! touches the disk until every file has rendered without error.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use minijinja::{Environment, UndefinedBehavior};
 
@@ -308,7 +309,7 @@ fn template_error(e: &minijinja::Error, ctx: &BTreeMap<String, minijinja::Value>
     if let Some(name) = e.name().filter(|n| *n != "<string>") {
         msg.push_str(name);
         if let Some(line) = e.line() {
-            msg.push_str(&format!(":{line}"));
+            let _ = write!(msg, ":{line}");
         }
         msg.push_str(": ");
     }

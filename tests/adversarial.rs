@@ -4,7 +4,7 @@
 //! files that no longer parse), a rename combined with a transport switch, and
 //! a no-op regen that must not rewrite anything.
 //!
-//! Every test runs braid (BRAID_BLUEPRINTS removed, NO_COLOR=1) in its own
+//! Every test runs braid (`BRAID_BLUEPRINTS` removed, `NO_COLOR=1`) in its own
 //! temporary "sandbox" that holds the repo and sibling folders standing for
 //! the world outside it; the outside is compared byte for byte, modes
 //! included, before and after. Each test is named after the bug it pins.
@@ -12,6 +12,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::{
     collections::{BTreeMap, BTreeSet},
     fs,
@@ -68,7 +69,7 @@ fn set_answer(dir: &Path, key: &str, value: &str) {
     let mut replaced = false;
     for line in text.lines() {
         if line.starts_with(&format!("{key} = ")) {
-            out.push_str(&format!("{key} = {value}\n"));
+            let _ = writeln!(out, "{key} = {value}");
             replaced = true;
         } else {
             out.push_str(line);

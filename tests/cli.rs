@@ -641,7 +641,7 @@ fn force_never_overwrites_a_file_braid_did_not_write() {
         .stderr_has("braid regen");
 }
 
-/// `braid new` without a folder writes into ./PROJECT_NAME; `check`, `diff`
+/// `braid new` without a folder writes into ./`PROJECT_NAME`; `check`, `diff`
 /// and `regen` without one work on the current folder.
 #[test]
 fn the_folder_defaults_to_the_project_name_then_to_the_current_folder() {
@@ -765,8 +765,7 @@ fn nix_is_root() -> bool {
     std::process::Command::new("id")
         .arg("-u")
         .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false)
+        .is_ok_and(|o| o.stdout == b"0\n")
 }
 
 /// Root ignores permissions: make the target path's parent a file instead.

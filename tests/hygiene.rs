@@ -1,6 +1,6 @@
 //! No `dbg!`, `todo!` or `unimplemented!` lands (STYLE.md): every Rust file
 //! under src/, tests/ and benches/, and build.rs, is read, and each call found
-//! is named as FILE:LINE. This file is left out, since it spells the names.
+//! is named as <FILE:LINE>. This file is left out, since it spells the names.
 
 use std::{
     fs,

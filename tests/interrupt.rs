@@ -17,6 +17,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::{
     collections::BTreeMap,
     ffi::OsString,
@@ -197,7 +198,9 @@ fn says_another_braid_runs(out: &Output) -> bool {
 /// Runs `f` on every item on a few threads; results in the order of `items`.
 fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let next = AtomicUsize::new(0);
-    let workers = thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 3);
+    let workers = thread::available_parallelism()
+        .map_or(2, std::num::NonZero::get)
+        .clamp(1, 3);
     let mut results: Vec<Option<R>> = items.iter().map(|_| None).collect();
     thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
@@ -225,7 +228,7 @@ fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
 
 // ---------------------------------------------------------------- trees
 
-/// Every entry below a folder, `.git` aside: relative path -> (bytes, st_mode).
+/// Every entry below a folder, `.git` aside: relative path -> (bytes, `st_mode`).
 /// Folders end in `/` and have no bytes (the folder itself is `./`); a
 /// symlink's bytes are its target; the mode includes the file type.
 type Snapshot = BTreeMap<String, (Vec<u8>, u32)>;
@@ -675,7 +678,7 @@ impl Scenario {
         );
         for (i, failure) in failures.iter().enumerate() {
             if i < 3 {
-                report.push_str(&format!("\n{failure}\n"));
+                let _ = write!(report, "\n{failure}\n");
             } else {
                 // One line each after the first three: each problem's first line.
                 let mut lines = failure.lines();
@@ -693,7 +696,7 @@ impl Scenario {
                         }
                     }
                 }
-                report.push_str(&format!("\n{}", line.trim_end()));
+                let _ = write!(report, "\n{}", line.trim_end());
             }
         }
         panic!("{report}");

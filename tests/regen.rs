@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::{fs, path::Path};
 
 use assert_fs::TempDir;
@@ -24,7 +25,7 @@ fn set_answer(dir: &Path, key: &str, value: &str) {
     let mut replaced = false;
     for line in text.lines() {
         if line.starts_with(&format!("{key} = ")) {
-            out.push_str(&format!("{key} = {value}\n"));
+            let _ = writeln!(out, "{key} = {value}");
             replaced = true;
         } else {
             out.push_str(line);
@@ -32,7 +33,7 @@ fn set_answer(dir: &Path, key: &str, value: &str) {
         }
     }
     if !replaced {
-        out.push_str(&format!("{key} = {value}\n"));
+        let _ = writeln!(out, "{key} = {value}");
     }
     fs::write(path, out).unwrap();
 }

@@ -33,7 +33,7 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        usize::try_from(self.next() % u64::try_from(n.max(1)).unwrap()).unwrap()
     }
     fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
@@ -82,7 +82,7 @@ fn edit_file(rng: &mut Rng, case: usize, text: &str) -> (String, Edit) {
     let mut end = at;
     match rng.below(3) {
         0 => {
-            for k in 0..1 + rng.below(3) {
+            for k in 0..=rng.below(3) {
                 let line = format!("USER ADDED {case}-{k}");
                 ls.insert(at + k, line.clone());
                 added.push(line);
@@ -90,7 +90,7 @@ fn edit_file(rng: &mut Rng, case: usize, text: &str) -> (String, Edit) {
         }
         1 if at < n => {
             let line = format!("USER CHANGED {case}");
-            ls[at] = line.clone();
+            ls[at].clone_from(&line);
             added.push(line);
             end = at + 1;
         }
@@ -120,7 +120,7 @@ fn edit_file(rng: &mut Rng, case: usize, text: &str) -> (String, Edit) {
 /// A random valid change of one or two answers.
 fn change_answers(rng: &mut Rng, bp: &Blueprint, answers: &Answers, case: usize) -> Answers {
     let mut out = answers.clone();
-    for _ in 0..1 + rng.below(2) {
+    for _ in 0..=rng.below(2) {
         let q = &bp.questions[rng.below(bp.questions.len())];
         let value = match q.kind {
             Kind::String if q.key == "project_name" => Value::Str(format!("renamed{}", case % 7)),
@@ -128,7 +128,7 @@ fn change_answers(rng: &mut Rng, bp: &Blueprint, answers: &Answers, case: usize)
             Kind::Choice => Value::Str(q.choices[rng.below(q.choices.len())].clone()),
             Kind::Multi => Value::List(q.choices.iter().filter(|_| rng.chance(50)).cloned().collect()),
             Kind::Bool => Value::Bool(rng.chance(50)),
-            Kind::Int => Value::Int(1024 + rng.below(1000) as i64),
+            Kind::Int => Value::Int(1024 + i64::try_from(rng.below(1000)).unwrap()),
         };
         if q.check(&value).is_err() {
             continue;
@@ -179,6 +179,7 @@ fn render_changes(base: &str, theirs: &str) -> Vec<(usize, usize)> {
         .collect()
 }
 
+#[allow(clippy::too_many_lines)] // one case, read top to bottom
 fn run_case(bp: &Blueprint, seed: u64, case: usize) {
     let mut rng = Rng(seed);
     let answers = start_answers(bp);
@@ -195,7 +196,7 @@ fn run_case(bp: &Blueprint, seed: u64, case: usize) {
     let mut edits: BTreeMap<String, Edit> = BTreeMap::new();
     let mut user_files = Vec::new();
     let mut deleted = Vec::new();
-    for k in 0..1 + rng.below(4) {
+    for k in 0..=rng.below(4) {
         match rng.below(10) {
             0 => {
                 let path = format!("notes/user-{case}-{k}.txt");

@@ -202,13 +202,13 @@ fn blueprint_links_that_leave_the_folder_are_refused() {
     type Plant = fn(&Path, &Path);
     let cases: [(&str, &str, Plant); 4] = [
         ("tiny/files/passwd.txt", "/etc/passwd", |files, _| {
-            symlink("/etc/passwd", files.join("passwd.txt")).unwrap()
+            symlink("/etc/passwd", files.join("passwd.txt")).unwrap();
         }),
         ("tiny/files/ssh", "outside", |files, outside| {
-            symlink(outside, files.join("ssh")).unwrap()
+            symlink(outside, files.join("ssh")).unwrap();
         }),
         ("tiny/files/up", "../../..", |files, _| {
-            symlink("../../..", files.join("up")).unwrap()
+            symlink("../../..", files.join("up")).unwrap();
         }),
         // A link out of the folder that another link inside points at.
         ("tiny/files/deep/key", "id_ed25519", |files, outside| {

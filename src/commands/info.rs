@@ -1,6 +1,7 @@
 //! `braid list` and `braid show`: what the blueprints are and what they ask.
 
 use serde_json::json;
+use std::fmt::Write as _;
 
 use crate::{answers::Value, blueprint::Library, printer::Printer, ExitStatus};
 
@@ -31,7 +32,7 @@ pub fn show(library: &Library, name: &str, json: bool, printer: &Printer) -> any
                 json!({
                     "key": q.key, "prompt": q.prompt, "type": q.kind.name(),
                     "default": q.default.as_ref().map(Value::to_json),
-                    "choices": q.choices, "validate": q.validate.as_ref().map(|r| r.as_str()),
+                    "choices": q.choices, "validate": q.validate.as_ref().map(regex::Regex::as_str),
                     "when": q.when, "flag": q.flag(),
                 })
             })
@@ -58,18 +59,18 @@ pub fn show(library: &Library, name: &str, json: bool, printer: &Printer) -> any
     for q in &b.questions {
         let mut line = format!("  {:<14} {:<7} {}", q.key, q.kind.name(), q.prompt);
         if !q.choices.is_empty() {
-            line.push_str(&format!("\n  {:<22} choices: {}", "", q.choices.join(", ")));
+            let _ = write!(line, "\n  {:<22} choices: {}", "", q.choices.join(", "));
         }
         if let Some(d) = &q.default {
-            line.push_str(&format!("\n  {:<22} default: {d}", ""));
+            let _ = write!(line, "\n  {:<22} default: {d}", "");
         }
         if let Some(re) = &q.validate {
-            line.push_str(&format!("\n  {:<22} must match: {}", "", re.as_str()));
+            let _ = write!(line, "\n  {:<22} must match: {}", "", re.as_str());
         }
         if let Some(w) = &q.when {
-            line.push_str(&format!("\n  {:<22} asked when: {w}", ""));
+            let _ = write!(line, "\n  {:<22} asked when: {w}", "");
         }
-        line.push_str(&format!("\n  {:<22} flag: {}", "", q.flag()));
+        let _ = write!(line, "\n  {:<22} flag: {}", "", q.flag());
         printer.out(line);
     }
     if !b.constraints.is_empty() {

@@ -1,5 +1,6 @@
 //! `braid new`: answers in, a new project folder out, all or nothing.
 
+use std::fmt::Write as _;
 use std::{
     collections::BTreeMap,
     io::IsTerminal,
@@ -73,20 +74,19 @@ pub fn new_with(
     };
     let answers = answers::resolve(&blueprint, &inputs, &suggestions(opts.dir.as_deref()), fill, prompter)?;
 
-    let dir = match &opts.dir {
-        Some(d) => d.clone(),
-        None => {
-            let d = PathBuf::from(
-                answers
-                    .str("project_name")
-                    .ok_or_else(|| Error::input("no project folder given", "pass the folder: `braid new DIR`"))?,
-            );
-            if write::check_target(&d, opts.force)? == write::Target::Finished {
-                printer.status("Finished", format!("the interrupted `braid new` in {}", d.display()));
-                return Ok(ExitStatus::Success);
-            }
-            d
+    let dir = if let Some(d) = &opts.dir {
+        d.clone()
+    } else {
+        let d = PathBuf::from(
+            answers
+                .str("project_name")
+                .ok_or_else(|| Error::input("no project folder given", "pass the folder: `braid new DIR`"))?,
+        );
+        if write::check_target(&d, opts.force)? == write::Target::Finished {
+            printer.status("Finished", format!("the interrupted `braid new` in {}", d.display()));
+            return Ok(ExitStatus::Success);
         }
+        d
     };
     let files = render::render(&blueprint, &answers)?;
 
@@ -185,15 +185,12 @@ fn summary(blueprint: &Blueprint, answers: &Answers, files: &FileSet, dir: &Path
     let mut out = format!("\n{} {} into {}\n", blueprint.name, blueprint.version, dir.display());
     let width = answers.0.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (key, value) in &answers.0 {
-        out.push_str(&format!(
-            "  {key:<width$}  {}\n",
-            crate::filters::oneline(&value.to_string())
-        ));
+        let _ = writeln!(out, "  {key:<width$}  {}", crate::filters::oneline(&value.to_string()));
     }
     for line in render::lines(blueprint, answers, "recap", &blueprint.recap)? {
-        out.push_str(&format!("  {line}\n"));
+        let _ = writeln!(out, "  {line}");
     }
-    out.push_str(&format!("  {} files\n", files.len() + 2));
+    let _ = writeln!(out, "  {} files", files.len() + 2);
     Ok(out)
 }
 
@@ -201,7 +198,7 @@ fn summary(blueprint: &Blueprint, answers: &Answers, files: &FileSet, dir: &Path
 fn next_steps(blueprint: &Blueprint, answers: &Answers, dir: &Path) -> anyhow::Result<String> {
     let mut out = format!("\nNext steps:\n  cd {}", dir.display());
     for line in render::lines(blueprint, answers, "next_steps", &blueprint.next_steps)? {
-        out.push_str(&format!("\n  {line}"));
+        let _ = write!(out, "\n  {line}");
     }
     Ok(out)
 }

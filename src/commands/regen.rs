@@ -4,6 +4,7 @@
 //! journal), refuses to run over unresolved conflicts, then applies its plan
 //! as one journaled transaction and reports what it did after it did it.
 
+use std::fmt::Write as _;
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::Path,
@@ -189,7 +190,7 @@ fn verb(step: &Step) -> &'static str {
 fn describe(step: &Step) -> String {
     let mut line = step.path.clone();
     if let Some(from) = &step.moved_from {
-        line.push_str(&format!(" (moved from {from})"));
+        let _ = write!(line, " (moved from {from})");
     }
     match step.action {
         Action::KeepOrphan => line.push_str(": no longer generated, but edited by you; kept"),
@@ -198,10 +199,11 @@ fn describe(step: &Step) -> String {
         Action::KeepEdited => line.push_str(": your edits kept"),
         Action::ConflictBeside => {
             let why = step.note.as_deref().unwrap_or("cannot be merged");
-            line.push_str(&format!(
+            let _ = write!(
+                line,
                 ": {why}; yours kept, braid's version written to {}",
                 beside(&step.path)
-            ));
+            );
         }
         _ => {}
     }
@@ -380,7 +382,7 @@ pub fn diff(library: &Library, dir: &Path, json: bool, printer: &Printer) -> any
         let (result, b) = match (&step.result, &step.beside) {
             (Some(r), _) => (String::from_utf8_lossy(r), format!("b/{}", step.path)),
             (None, Some((theirs, _))) => (String::from_utf8_lossy(theirs), format!("b/{}", beside(&step.path))),
-            (None, None) => (Default::default(), "/dev/null".into()),
+            (None, None) => (std::borrow::Cow::default(), "/dev/null".into()),
         };
         let a = if step.ours.is_some() {
             format!("a/{old_path}")

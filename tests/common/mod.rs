@@ -146,7 +146,6 @@ impl Run {
 
 /// Every file under `dir` (relative path -> bytes), sorted.
 pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
     fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
@@ -158,6 +157,8 @@ pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
             }
         }
     }
+
+    let mut out = Vec::new();
     if dir.exists() {
         walk(dir, dir, &mut out);
     }
@@ -240,7 +241,7 @@ impl Test {
 
     /// Runs braid in this folder of the temp folder (created if missing).
     pub fn current_dir_rel(mut self, rel: impl AsRef<Path>) -> Self {
-        self.current_dir = rel.as_ref().to_owned();
+        rel.as_ref().clone_into(&mut self.current_dir);
         self
     }
 
