@@ -612,7 +612,11 @@ impl Blueprint {
             recap: raw.recap,
             provides: raw.provides,
         };
-        crate::lint::check(&blueprint)?;
+        // Embedded blueprints are linted by a test (lint::tests), not on
+        // every run: the scan reads every template and costs milliseconds.
+        if !root.embedded {
+            crate::lint::check(&blueprint)?;
+        }
         Ok(blueprint)
     }
 

@@ -123,3 +123,44 @@ pub fn check(blueprint: &Blueprint) -> Result<()> {
         ),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blueprint::Library;
+
+    #[test]
+    fn the_embedded_blueprints_compare_choices_only_with_their_values() {
+        let library = Library::new(&[]).unwrap();
+        for blueprint in library.load_all().unwrap() {
+            let found = unknown_choice_values(&blueprint);
+            assert!(found.is_empty(), "{}:\n{}", blueprint.name, found.join("\n"));
+        }
+    }
+
+    #[test]
+    fn a_value_not_among_the_choices_is_found_in_expressions_and_tags_only() {
+        let library = Library::new(&[]).unwrap();
+        let mut b = library.load("ml-gateway").unwrap();
+        let c = &mut b.components[0];
+        let file = crate::blueprint::SourceFile {
+            bytes: std::borrow::Cow::Borrowed(
+                b"if transport == \"redis\" { plain code is not checked }\n{% if transport == 'redis' %}x{% endif %}\n{{ 'a' if gateway in ['go', 'rust'] }}\n",
+            ),
+            executable: false,
+        };
+        c.files.insert("x.txt.j2".into(), file);
+        let found = unknown_choice_values(&b);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(
+            found[0].contains("x.txt.j2:2: `transport` is compared with `redis`"),
+            "{}",
+            found[0]
+        );
+        assert!(
+            found[1].contains("x.txt.j2:3: `gateway` is compared with `rust`"),
+            "{}",
+            found[1]
+        );
+    }
+}
