@@ -8,7 +8,7 @@ use std::{collections::BTreeSet, path::Path, process::Command};
 use braid::{
     answers::{condition, Answers, Value},
     blueprint::{Blueprint, Kind, Library},
-    render::render,
+    render::{paths, render},
 };
 
 const HOSTILE: &str = "Evil \"quoted\" 'single' \\back\\slash\nnew line # hash: colon - [a] {b} & *x !t | > % @ `tick` {{ jinja }} {% raw %} ${{ github.token }} $(id) é中文🚀 \u{2028}\u{85} end";
@@ -142,6 +142,38 @@ fn every_embedded_template_renders_and_every_data_file_parses() {
             .collect();
         let unused: Vec<_> = all.difference(&used).collect();
         assert!(unused.is_empty(), "{name}: never rendered: {unused:?}");
+    }
+}
+
+/// The engine drops a template that renders empty ("not for these answers"),
+/// which once selected 17 files with a whole-file `{% if %}`. Files are
+/// selected by component and `[[file]]` `when` now, so every template a
+/// combination selects renders to some text: one that renders empty or
+/// blank for some answers is a `when` that was written as an `if`.
+#[test]
+fn no_selected_template_renders_empty_in_any_combination() {
+    let library = Library::new(&[]).unwrap();
+    for name in library.names() {
+        let bp = library.load(&name).unwrap();
+        for answers in combinations(&bp) {
+            let files = render(&bp, &answers).unwrap_or_else(|e| panic!("{name} {:?}: {e}", answers.0));
+            let selected = paths(&bp, &answers).unwrap();
+            let mut empty = Vec::new();
+            for (src, path) in &selected {
+                if !src.ends_with(".j2") {
+                    continue;
+                }
+                match files.get(path) {
+                    Some(f) if !f.bytes.iter().all(u8::is_ascii_whitespace) => {}
+                    _ => empty.push(src.as_str()),
+                }
+            }
+            assert!(
+                empty.is_empty(),
+                "{name} {:?}: these templates render empty or blank; select them with a `when` instead: {empty:?}",
+                answers.0
+            );
+        }
     }
 }
 

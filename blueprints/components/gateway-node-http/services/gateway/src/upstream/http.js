@@ -1,4 +1,3 @@
-{%- if transport == "http" -%}
 // HTTP transport: POST the request body to the ML service over a keep-alive
 // connection pool, with one time budget for the whole exchange.
 import { Pool } from 'undici'
@@ -88,4 +87,3 @@ function mediaType(header) {
   const type = String(header ?? '').split(';', 1)[0].trim().toLowerCase()
   return type === PROBLEM_TYPE ? PROBLEM_TYPE : JSON_TYPE
 }
-{%- endif %}

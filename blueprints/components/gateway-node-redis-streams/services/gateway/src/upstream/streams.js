@@ -1,4 +1,3 @@
-{%- if transport == "redis-streams" -%}
 // Redis Streams transport (docs/ml-gateway-contract.md, "Redis Streams
 // protocol"): XADD each request to {prefix}:requests, then wait for the
 // worker's reply on this instance's own reply stream. One reader per
@@ -200,4 +199,3 @@ function connect(config, log, role) {
   })
   return client
 }
-{%- endif %}

@@ -1,4 +1,3 @@
-{% if transport == "redis-streams" -%}
 package config
 
 import (
@@ -60,4 +59,3 @@ func TestLoadStreamsInvalid(t *testing.T) {
 		}
 	}
 }
-{% endif -%}

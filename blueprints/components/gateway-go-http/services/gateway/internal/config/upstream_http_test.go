@@ -1,4 +1,3 @@
-{% if transport == "http" -%}
 package config
 
 import (
@@ -35,4 +34,3 @@ func TestLoadInvalidMLURL(t *testing.T) {
 		}
 	}
 }
-{% endif -%}
