@@ -8,7 +8,7 @@ use std::{collections::BTreeSet, path::Path, process::Command};
 use braid::{
     answers::{condition, Answers, Value},
     blueprint::{Blueprint, Kind, Library},
-    render::{paths, render},
+    render::{lines, paths, render},
 };
 
 const HOSTILE: &str = "Evil \"quoted\" 'single' \\back\\slash\nnew line # hash: colon - [a] {b} & *x !t | > % @ `tick` {{ jinja }} {% raw %} ${{ github.token }} $(id) é中文🚀 \u{2028}\u{85} end";
@@ -80,6 +80,9 @@ fn every_embedded_template_renders_and_every_data_file_parses() {
         let mut used = BTreeSet::new();
         for answers in combinations(&bp) {
             let files = render(&bp, &answers).unwrap_or_else(|e| panic!("{name} {:?}: {e}", answers.0));
+            for (what, templates) in [("next_steps", &bp.next_steps), ("recap", &bp.recap)] {
+                lines(&bp, &answers, what, templates).unwrap_or_else(|e| panic!("{name} {:?}: {e}", answers.0));
+            }
             let tmp = tempfile::tempdir().unwrap();
             let (mut py, mut go, mut js) = (Vec::new(), Vec::new(), Vec::new());
             for (path, file) in &files {
