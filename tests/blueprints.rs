@@ -1,13 +1,19 @@
 //! Every embedded blueprint, in every combination of its choice and bool
 //! answers, rendered with a hostile description: every template renders, and
 //! every generated YAML, TOML and JSON file parses (Python, Go and JavaScript
-//! files are checked by their own parsers).
+//! files are checked by their own parsers). Then the shape that keeps a new
+//! choice cheap: no selected template renders empty, no `else` stands for a
+//! choice nobody named, and alternative components provide the same names.
 
-use std::{collections::BTreeSet, path::Path, process::Command};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+    process::Command,
+};
 
 use braid::{
     answers::{condition, Answers, Value},
-    blueprint::{Blueprint, Kind, Library},
+    blueprint::{Blueprint, Kind, Library, Text},
     render::{lines, paths, render},
 };
 
@@ -204,5 +210,270 @@ fn blueprint_sources_hold_no_live_gitignore() {
     let files: BTreeSet<String> = bp.components.iter().flat_map(|c| c.files.keys().cloned()).collect();
     for wanted in [".gitignore.j2", ".env.example.j2", "services/ml/.gitignore.j2"] {
         assert!(files.contains(wanted), "ml-gateway lacks {wanted}: {files:?}");
+    }
+}
+
+/// Choice questions and their choices.
+type Choices = BTreeMap<String, Vec<String>>;
+
+/// One `{% if %}` chain being read: the conditions of its `if` and `elif`s,
+/// whether it has an `else`, and the line of its `if`.
+struct Chain {
+    line: usize,
+    conditions: Vec<String>,
+    has_else: bool,
+}
+
+/// The choices of `key` a condition names: `key == 'v'`, `'v' == key`,
+/// `key != 'v'`, `key in ['a', 'b']`.
+fn named_choices(condition: &str, key: &str) -> BTreeSet<String> {
+    let k = regex::escape(key);
+    let patterns = [
+        format!(r#"\b{k}\s*(?:==|!=)\s*(?:'([^']*)'|"([^"]*)")"#),
+        format!(r#"(?:'([^']*)'|"([^"]*)")\s*(?:==|!=)\s*{k}\b"#),
+    ];
+    let mut out = BTreeSet::new();
+    for p in &patterns {
+        for c in regex::Regex::new(p).unwrap().captures_iter(condition) {
+            out.extend(c.get(1).or_else(|| c.get(2)).map(|m| m.as_str().to_string()));
+        }
+    }
+    let list = regex::Regex::new(&format!(r"\b{k}\s+(?:not\s+)?in\s*[\[(]([^\])]*)[\])]")).unwrap();
+    let quoted = regex::Regex::new(r#"'([^']*)'|"([^"]*)""#).unwrap();
+    for c in list.captures_iter(condition) {
+        for v in quoted.captures_iter(&c[1]) {
+            out.extend(v.get(1).or_else(|| v.get(2)).map(|m| m.as_str().to_string()));
+        }
+    }
+    out
+}
+
+/// What a chain with an `else` leaves to that `else`: for each choice
+/// question its conditions test, the choices they never name.
+fn unnamed(conditions: &[String], choices: &Choices) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for (key, values) in choices {
+        let named: BTreeSet<String> = conditions.iter().flat_map(|c| named_choices(c, key)).collect();
+        if named.is_empty() {
+            continue;
+        }
+        let missing: Vec<String> = values.iter().filter(|v| !named.contains(*v)).cloned().collect();
+        if !missing.is_empty() {
+            out.push((key.clone(), missing));
+        }
+    }
+    out
+}
+
+/// Every place in a template where an `else` silently stands for choices
+/// nobody named: an `{% if %}` chain over a choice question with an `else`
+/// that does not name every choice, the same in an inline
+/// `{{ a if q == 'v' else b }}`, and `{% set x = q == 'v' %}`, which would
+/// hide the comparison from this check. A tag scanner, not a parser: it
+/// knows `{% raw %}`, comments and whitespace control, which is all the
+/// blueprints use.
+fn silent_elses(template: &str, choices: &Choices) -> Vec<String> {
+    let tag = regex::Regex::new(r"(?s)\{%-?\s*(\w+)(.*?)-?%\}|\{\{-?(.*?)-?\}\}|\{#.*?#\}").unwrap();
+    let inline = regex::Regex::new(r"(?s)\bif\b(.*?)\belse\b").unwrap();
+    let line_at = |offset: usize| template[..offset].matches('\n').count() + 1;
+    let describe = |missing: &[(String, Vec<String>)]| {
+        missing
+            .iter()
+            .map(|(k, v)| format!("`{k}` = {}", v.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut found = Vec::new();
+    let mut chains: Vec<Chain> = Vec::new();
+    let mut raw = false;
+    for m in tag.captures_iter(template) {
+        let line = line_at(m.get(0).unwrap().start());
+        let Some(keyword) = m.get(1).map(|k| k.as_str()) else {
+            // `{{ expr }}` (or a comment, which has no group).
+            if let Some(expr) = m.get(3).filter(|_| !raw) {
+                for c in inline.captures_iter(expr.as_str()) {
+                    let missing = unnamed(&[c[1].to_string()], choices);
+                    if !missing.is_empty() {
+                        found.push(format!(
+                            "line {line}: inline `if ... else` leaves {} to its `else`",
+                            describe(&missing)
+                        ));
+                    }
+                }
+            }
+            continue;
+        };
+        let body = m.get(2).map_or("", |b| b.as_str()).trim().to_string();
+        match (raw, keyword) {
+            (true, "endraw") => raw = false,
+            (true, _) => {}
+            (false, "raw") => raw = true,
+            (false, "if") => chains.push(Chain {
+                line,
+                conditions: vec![body],
+                has_else: false,
+            }),
+            (false, "elif") => chains.last_mut().expect("elif inside if").conditions.push(body),
+            (false, "else") => {
+                if let Some(chain) = chains.last_mut() {
+                    chain.has_else = true;
+                }
+            }
+            (false, "endif") => {
+                let chain = chains.pop().expect("endif closes an if");
+                let missing = unnamed(&chain.conditions, choices);
+                if chain.has_else && !missing.is_empty() {
+                    found.push(format!(
+                        "line {}: `if {}` leaves {} to its `else`",
+                        chain.line,
+                        chain.conditions[0],
+                        describe(&missing)
+                    ));
+                }
+            }
+            (false, "set") => {
+                let value = body.split_once('=').map_or("", |(_, v)| v);
+                let inline_if = inline.captures_iter(value).count() > 0;
+                let missing = unnamed(&[value.to_string()], choices);
+                if inline_if && !missing.is_empty() {
+                    found.push(format!(
+                        "line {line}: inline `if ... else` leaves {} to its `else`",
+                        describe(&missing)
+                    ));
+                } else if !inline_if && !unnamed(&[value.to_string()], &all_named(choices)).is_empty() {
+                    found.push(format!(
+                        "line {line}: `set {body}` names a choice comparison; test the question where it is used"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(chains.is_empty(), "an if without endif at line {}", chains[0].line);
+    found
+}
+
+/// The choices with one value that no template names, so that [`unnamed`]
+/// reports any comparison at all.
+fn all_named(choices: &Choices) -> Choices {
+    choices
+        .iter()
+        .map(|(k, v)| {
+            let mut v = v.clone();
+            v.push("\u{0}never named".into());
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+fn choice_questions(bp: &Blueprint) -> Choices {
+    bp.questions
+        .iter()
+        .filter(|q| q.kind == Kind::Choice)
+        .map(|q| (q.key.clone(), q.choices.clone()))
+        .collect()
+}
+
+/// Every silent `else` in a blueprint's templates, with the template's name.
+fn blueprint_silent_elses(bp: &Blueprint) -> Vec<String> {
+    let choices = choice_questions(bp);
+    let mut found = Vec::new();
+    for (place, text) in bp.texts() {
+        if let Text::Template(t) = text {
+            found.extend(silent_elses(&t, &choices).into_iter().map(|f| format!("{place}: {f}")));
+        }
+    }
+    found
+}
+
+/// With a third gateway or transport, an `else` written for the second one
+/// would silently hand it the wrong text. Every `if` over a choice question
+/// either has no `else` or names every choice before reaching it.
+#[test]
+fn no_embedded_template_lets_else_stand_for_a_choice() {
+    let library = Library::new(&[]).unwrap();
+    for name in library.names() {
+        let found = blueprint_silent_elses(&library.load(&name).unwrap());
+        assert!(
+            found.is_empty(),
+            "{name}: name each choice with `elif`:\n{}",
+            found.join("\n")
+        );
+    }
+}
+
+#[test]
+fn the_silent_else_check_finds_each_silent_else_of_a_bad_fixture() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/silent-else");
+    let bp = Library::new(&[root]).unwrap().load("silent-else").unwrap();
+    let found = blueprint_silent_elses(&bp);
+    let bad = format!("{}/bad.txt.j2: ", bp.components[0].label);
+    let expected = [
+        "line 1: `if bus == \"http\"` leaves `bus` = redis-streams, rabbitmq to its `else`",
+        "line 2: `if lang == \"go\"` leaves `lang` = node to its `else`",
+        "line 7: `if bus == \"http\"` leaves `bus` = rabbitmq to its `else`",
+        "line 8: `if bus in [\"redis-streams\", \"rabbitmq\"]` leaves `bus` = http to its `else`",
+        "line 9: `if bus != \"http\"` leaves `bus` = redis-streams, rabbitmq to its `else`",
+        "line 10: inline `if ... else` leaves `lang` = node to its `else`",
+        "line 11: `set queued = bus == \"redis-streams\"` names a choice comparison; test the question where it is used",
+    ]
+    .map(|e| format!("{bad}{e}"));
+    assert_eq!(found, expected, "{found:#?}");
+}
+
+/// Components that stand for different choices of the same questions
+/// (`gateway-go` and `gateway-node`, `transport-http` and
+/// `transport-redis-streams`, `gateway-go-http` and
+/// `gateway-node-redis-streams`) are alternatives: root templates loop over
+/// what they provide, so each must provide the same names (`[]` for
+/// "nothing here"), or a new gateway or transport that forgets one renders a
+/// root file with a silent hole. Alternatives are found by name: a component
+/// named after the values its `when` picks, with those values replaced by
+/// the question, gives the family (`gateway-{gateway}-{transport}`).
+#[test]
+fn alternative_components_provide_the_same_names() {
+    let library = Library::new(&[]).unwrap();
+    let picks = regex::Regex::new(r#"\b([a-z_]+)\s*==\s*(?:'([^']*)'|"([^"]*)")"#).unwrap();
+    for name in library.names() {
+        let bp = library.load(&name).unwrap();
+        let mut families: BTreeMap<String, Vec<(String, BTreeSet<String>)>> = BTreeMap::new();
+        for c in &bp.components {
+            let Some(when) = &c.when else { continue };
+            let component = c.label.rsplit('/').next().unwrap().to_string();
+            let mut family = component.clone();
+            for m in picks.captures_iter(&when.text) {
+                let value = m.get(2).or_else(|| m.get(3)).unwrap().as_str();
+                family = family.replacen(value, &format!("{{{}}}", &m[1]), 1);
+            }
+            let names = c.provides.iter().map(|(k, _)| k.clone()).collect();
+            families.entry(family).or_default().push((component, names));
+        }
+        let mut checked = 0;
+        for (family, members) in &families {
+            let (first, first_names) = &members[0];
+            for (other, names) in &members[1..] {
+                checked += 1;
+                let only_first: Vec<_> = first_names.difference(names).collect();
+                let only_other: Vec<_> = names.difference(first_names).collect();
+                assert!(
+                    only_first.is_empty() && only_other.is_empty(),
+                    "{name}: {family}: only {first} provides {only_first:?}; only {other} provides {only_other:?}"
+                );
+            }
+        }
+        if name == "ml-gateway" {
+            let sizes: Vec<_> = families.iter().map(|(f, m)| format!("{f}: {}", m.len())).collect();
+            assert_eq!(
+                sizes,
+                [
+                    "gateway-{gateway}: 2",
+                    "gateway-{gateway}-{transport}: 4",
+                    "ml-python-{transport}: 1",
+                    "transport-{transport}: 2"
+                ],
+                "the families this test compares"
+            );
+            assert_eq!(checked, 1 + 3 + 1);
+        }
     }
 }
