@@ -462,18 +462,16 @@ fn alternative_components_provide_the_same_names() {
             }
         }
         if name == "ml-gateway" {
-            let sizes: Vec<_> = families.iter().map(|(f, m)| format!("{f}: {}", m.len())).collect();
-            assert_eq!(
-                sizes,
-                [
-                    "gateway-{gateway}: 2",
-                    "gateway-{gateway}-{transport}: 4",
-                    "ml-python-{transport}: 1",
-                    "transport-{transport}: 2"
-                ],
-                "the families this test compares"
-            );
-            assert_eq!(checked, 1 + 3 + 1);
+            // The check compares something: each family has at least two members.
+            for family in [
+                "gateway-{gateway}",
+                "transport-{transport}",
+                "gateway-{gateway}-{transport}",
+            ] {
+                let members = families.get(family).map_or(0, Vec::len);
+                assert!(members >= 2, "{family}: {members} components; {families:?}");
+            }
+            assert!(checked >= 5, "{checked}");
         }
     }
 }
