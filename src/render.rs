@@ -185,9 +185,6 @@ pub fn render(blueprint: &Blueprint, answers: &Answers) -> Result<FileSet> {
                 .get_template(&name)
                 .and_then(|t| t.render(&ctx))
                 .map_err(|e| bp_err(template_error(&e, &ctx)))?;
-            if text.trim().is_empty() {
-                continue; // an empty render means "not for these answers"
-            }
             text.replace("\r\n", "\n").into_bytes()
         } else {
             file.bytes.to_vec()

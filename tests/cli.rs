@@ -158,7 +158,7 @@ fn new_writes_the_project_with_config_state_modes_and_bytes() {
 }
 
 #[test]
-fn empty_renders_and_false_conditions_write_nothing() {
+fn false_conditions_write_nothing_and_empty_renders_are_written() {
     let tmp = TempDir::new().unwrap();
     let dir = tmp.path().join("plain");
     demo()
@@ -175,7 +175,12 @@ fn empty_renders_and_false_conditions_write_nothing() {
         .success();
     assert!(
         !dir.join("chocolate-only.txt").exists(),
-        "an empty render is not written"
+        "a file whose [[file]] `when` is false is not written"
+    );
+    assert_eq!(
+        fs::read(dir.join("empty.txt")).unwrap(),
+        b"",
+        "a template that renders empty is written empty (an empty __init__.py is a file too)"
     );
     assert!(
         !dir.join("docs").exists(),
