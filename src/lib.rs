@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod filters;
+pub mod merge;
 pub mod names;
 pub mod plan;
 pub mod printer;
