@@ -10,6 +10,12 @@
 //! markers of size 7, CRLF markers in CRLF files, a newline added after a
 //! conflicting side whose last line had none).
 //!
+//! One deliberate difference: where git's histogram diff goes quadratic (a
+//! large file whose common runs are all short, e.g. a line inserted after every
+//! other line: git needs 13 s for one such 60,000-line diff), braid stops
+//! after a bounded amount of work and redoes the whole merge with git's Myers
+//! diff, so the output is then exactly `git merge-file`'s default output.
+//!
 //! It is an independent Rust implementation of those rules, checked against
 //! git itself by `tests/merge_git.rs`; docs/merge.md says how and what it
 //! covers. Why not the `gix-merge` crate: its text merge is not byte-identical
@@ -41,7 +47,9 @@ pub enum Merged {
 }
 
 /// Merges the user's edits (`ours`, relative to `base`) with braid's new
-/// render (`theirs`, relative to the same `base`).
+/// render (`theirs`, relative to the same `base`), as
+/// `git merge-file --diff-algorithm=histogram` does (or, on the inputs where that
+/// diff would go quadratic, as plain `git merge-file` does).
 pub fn merge(base: &[u8], ours: &[u8], theirs: &[u8]) -> Merged {
     if [base, ours, theirs].iter().any(|side| !is_text(side)) {
         return Merged::Binary;
@@ -128,6 +136,9 @@ pub enum Level {
 #[derive(Debug, Clone, Copy)]
 pub struct Options<'a> {
     pub algorithm: Algorithm,
+    /// Histogram only: stop a merge whose histogram diffs pass [`histogram_budget`] lines of work
+    /// and redo it all with Myers (braid's choice: see docs/merge.md). `false` is git exactly.
+    pub bounded: bool,
     pub level: Level,
     pub ours_label: &'a str,
     pub theirs_label: &'a str,
@@ -137,6 +148,7 @@ impl Default for Options<'static> {
     fn default() -> Self {
         Options {
             algorithm: Algorithm::Histogram,
+            bounded: true,
             level: Level::ZealousAlnum,
             ours_label: OURS_LABEL,
             theirs_label: THEIRS_LABEL,
@@ -150,6 +162,17 @@ impl Default for Options<'static> {
 pub struct Outcome {
     pub bytes: Vec<u8>,
     pub conflicts: usize,
+    /// The histogram merge passed its work budget and was redone with Myers.
+    pub fell_back_to_myers: bool,
+}
+
+/// How many lines a bounded histogram merge may scan before it is redone with Myers: far above
+/// what ordinary edits cost (a few passes over the files), far below the quadratic cost git's
+/// histogram diff reaches when every common run is short (a line inserted after every other
+/// line of a large file: 12 s per diff in git for 60,000 lines).
+#[doc(hidden)]
+pub fn histogram_budget(lines: usize) -> u64 {
+    BUDGET_BASE + BUDGET_PER_LINE * lines as u64
 }
 
 /// The merge with its knobs, on any bytes (no binary check). Exposed for the differential tests.
@@ -168,21 +191,6 @@ pub fn merge_with(base: &[u8], ours: &[u8], theirs: &[u8], opts: &Options) -> Ou
                 .collect()
         })
         .collect();
-    let mut engine = Engine::new(opts.algorithm, interner.len());
-    let script_ours = engine.diff(&ids[0], &ids[1]);
-    let script_theirs = engine.diff(&ids[0], &ids[2]);
-    if script_ours.is_empty() {
-        return Outcome {
-            bytes: theirs.to_vec(),
-            conflicts: 0,
-        };
-    }
-    if script_theirs.is_empty() {
-        return Outcome {
-            bytes: ours.to_vec(),
-            conflicts: 0,
-        };
-    }
     let files = Files {
         base: &lines[0],
         ours: &lines[1],
@@ -190,12 +198,48 @@ pub fn merge_with(base: &[u8], ours: &[u8], theirs: &[u8], opts: &Options) -> Ou
         ours_ids: &ids[1],
         theirs_ids: &ids[2],
     };
-    let hunks = merge_scripts(&script_ours, &script_theirs, &files, &mut engine, opts.level);
-    let conflicts = hunks.iter().filter(|h| h.mode == Mode::Conflict).count();
-    Outcome {
-        bytes: write_merged(&hunks, &files, opts),
-        conflicts,
+    let budget = (opts.algorithm == Algorithm::Histogram && opts.bounded)
+        .then(|| histogram_budget(lines.iter().map(Vec::len).sum()));
+    let mut engine = Engine::new(opts.algorithm, interner.len(), budget);
+    if let Some(outcome) = merge_files(&files, &ids, &mut engine, (ours, theirs), opts) {
+        return outcome;
     }
+    let mut engine = Engine::new(Algorithm::Myers, interner.len(), None);
+    let outcome = merge_files(&files, &ids, &mut engine, (ours, theirs), opts);
+    Outcome {
+        fell_back_to_myers: true,
+        ..outcome.expect("Myers has no budget")
+    }
+}
+
+/// The merge proper; `None` when the engine's work budget ran out.
+fn merge_files(
+    files: &Files,
+    ids: &[Vec<u32>],
+    engine: &mut Engine,
+    (ours, theirs): (&[u8], &[u8]),
+    opts: &Options,
+) -> Option<Outcome> {
+    let script_ours = engine.diff(&ids[0], &ids[1])?;
+    let script_theirs = engine.diff(&ids[0], &ids[2])?;
+    let verbatim = |bytes: &[u8]| Outcome {
+        bytes: bytes.to_vec(),
+        conflicts: 0,
+        fell_back_to_myers: false,
+    };
+    if script_ours.is_empty() {
+        return Some(verbatim(theirs));
+    }
+    if script_theirs.is_empty() {
+        return Some(verbatim(ours));
+    }
+    let hunks = merge_scripts(&script_ours, &script_theirs, files, engine, opts.level)?;
+    let conflicts = hunks.iter().filter(|h| h.mode == Mode::Conflict).count();
+    Some(Outcome {
+        bytes: write_merged(&hunks, files, opts),
+        conflicts,
+        fell_back_to_myers: false,
+    })
 }
 
 /// Lines with their terminators; a last line without `\n` is a line of its own (git's records).
@@ -274,6 +318,12 @@ const KPDIS_RUN: i64 = 4;
 const MAX_EQLIMIT: i64 = 1024;
 const SIMSCAN_WINDOW: i64 = 100;
 const MAX_CHAIN_LENGTH: u32 = 64;
+const BUDGET_BASE: u64 = 1_000_000;
+const BUDGET_PER_LINE: u64 = 16;
+/// A histogram step on a window of at least this many lines that leaves a sub-window within
+/// 1/64 of its size is a stall; past `MAX_STALLS` of them a bounded merge is redone with Myers.
+const STALL_WINDOW: u64 = 4096;
+const MAX_STALLS: u32 = 8;
 
 /// git's integer square root approximation.
 fn bogosqrt(mut n: i64) -> i64 {
@@ -293,29 +343,38 @@ struct Engine {
     count2: Vec<u32>,
     /// Histogram: the record (1-based) of each line in the current window, 0 for none.
     record_of: Vec<u32>,
+    /// Histogram: lines scanned so far, and how many may be; steps that barely shrank a large
+    /// window (the sign of git's histogram going quadratic).
+    work: u64,
+    budget: Option<u64>,
+    stalls: u32,
 }
 
 impl Engine {
-    fn new(algorithm: Algorithm, distinct_lines: usize) -> Self {
+    fn new(algorithm: Algorithm, distinct_lines: usize, budget: Option<u64>) -> Self {
         Engine {
             algorithm,
             count1: vec![0; distinct_lines],
             count2: vec![0; distinct_lines],
             record_of: vec![0; distinct_lines],
+            work: 0,
+            budget,
+            stalls: 0,
         }
     }
 
-    /// The edit script from `a` to `b` (line ids), as git's `xdl_diff` computes it.
-    fn diff(&mut self, a: &[u32], b: &[u32]) -> Vec<Change> {
+    /// The edit script from `a` to `b` (line ids), as git's `xdl_diff` computes it; `None` when
+    /// the work budget ran out.
+    fn diff(&mut self, a: &[u32], b: &[u32]) -> Option<Vec<Change>> {
         let mut changed_a = Flags::new(a.len());
         let mut changed_b = Flags::new(b.len());
         match self.algorithm {
             Algorithm::Myers => self.myers(a, b, changed_a.inner(), changed_b.inner()),
-            Algorithm::Histogram => self.histogram(a, b, changed_a.inner(), changed_b.inner()),
+            Algorithm::Histogram => self.histogram(a, b, changed_a.inner(), changed_b.inner())?,
         }
         compact(a, &mut changed_a, &mut changed_b);
         compact(b, &mut changed_b, &mut changed_a);
-        build_script(&changed_a, &changed_b)
+        Some(build_script(&changed_a, &changed_b))
     }
 
     /// git's Myers diff with its preparation: trimming the common ends, discarding lines that
@@ -418,7 +477,7 @@ impl Engine {
 
     /// git's histogram diff (from JGit): split at the longest common run of the rarest lines,
     /// recurse on both sides; a window whose common lines are all too frequent goes to Myers.
-    fn histogram(&mut self, a: &[u32], b: &[u32], changed_a: &mut [bool], changed_b: &mut [bool]) {
+    fn histogram(&mut self, a: &[u32], b: &[u32], changed_a: &mut [bool], changed_b: &mut [bool]) -> Option<()> {
         // Windows still to diff, as 1-based (line1, count1, line2, count2); order does not matter.
         let mut windows = vec![(1u32, a.len() as u32, 1u32, b.len() as u32)];
         while let Some((mut line1, mut count1, mut line2, mut count2)) = windows.pop() {
@@ -435,6 +494,10 @@ impl Engine {
                     (line1 - 1) as usize..(line1 - 1 + count1) as usize,
                     (line2 - 1) as usize..(line2 - 1 + count2) as usize,
                 );
+                self.work += u64::from(count1) + u64::from(count2);
+                if self.budget.is_some_and(|budget| self.work > budget) {
+                    return None;
+                }
                 match self.find_lcs(a, b, (line1, count1, line2, count2)) {
                     Lcs::Fallback => {
                         let (sa, sb) = (&a[r1.clone()], &b[r2.clone()]);
@@ -447,6 +510,17 @@ impl Engine {
                         break;
                     }
                     Lcs::Found(lcs) => {
+                        if self.budget.is_some() {
+                            let w = u64::from(count1) + u64::from(count2);
+                            let left = u64::from(lcs.begin1 - line1) + u64::from(lcs.begin2 - line2);
+                            let right = w - left - u64::from(lcs.end1 - lcs.begin1 + 1) * 2;
+                            if w >= STALL_WINDOW && left.max(right) * 64 > w * 63 {
+                                self.stalls += 1;
+                                if self.stalls > MAX_STALLS {
+                                    return None;
+                                }
+                            }
+                        }
                         windows.push((line1, lcs.begin1 - line1, line2, lcs.begin2 - line2));
                         count1 = line1 + count1 - 1 - lcs.end1;
                         line1 = lcs.end1 + 1;
@@ -456,6 +530,7 @@ impl Engine {
                 }
             }
         }
+        Some(())
     }
 
     fn find_lcs(&mut self, a: &[u32], b: &[u32], window: (u32, u32, u32, u32)) -> Lcs {
@@ -1053,7 +1128,7 @@ fn append(hunks: &mut Vec<Hunk>, h: Hunk) {
     hunks.push(h);
 }
 
-fn merge_scripts(s1: &[Change], s2: &[Change], f: &Files, engine: &mut Engine, level: Level) -> Vec<Hunk> {
+fn merge_scripts(s1: &[Change], s2: &[Change], f: &Files, engine: &mut Engine, level: Level) -> Option<Vec<Hunk>> {
     let (n0, n1, n2) = (f.base.len() as i64, f.ours.len() as i64, f.theirs.len() as i64);
     let mut hunks: Vec<Hunk> = Vec::new();
     let (mut p1, mut p2) = (0, 0);
@@ -1157,13 +1232,13 @@ fn merge_scripts(s1: &[Change], s2: &[Change], f: &Files, engine: &mut Engine, l
         append(&mut hunks, h);
     }
 
-    let hunks = refine_conflicts(hunks, f, engine);
-    simplify_non_conflicts(hunks, f, level == Level::ZealousAlnum)
+    let hunks = refine_conflicts(hunks, f, engine)?;
+    Some(simplify_non_conflicts(hunks, f, level == Level::ZealousAlnum))
 }
 
 /// Narrows each conflict to the lines where the two sides really differ, by diffing one side
 /// against the other; a conflict whose sides turn out equal is no conflict.
-fn refine_conflicts(hunks: Vec<Hunk>, f: &Files, engine: &mut Engine) -> Vec<Hunk> {
+fn refine_conflicts(hunks: Vec<Hunk>, f: &Files, engine: &mut Engine) -> Option<Vec<Hunk>> {
     let mut out = Vec::with_capacity(hunks.len());
     for mut m in hunks {
         if m.mode != Mode::Conflict || m.chg1 == 0 || m.chg2 == 0 {
@@ -1172,7 +1247,7 @@ fn refine_conflicts(hunks: Vec<Hunk>, f: &Files, engine: &mut Engine) -> Vec<Hun
         }
         let a = &f.ours_ids[m.i1 as usize..(m.i1 + m.chg1) as usize];
         let b = &f.theirs_ids[m.i2 as usize..(m.i2 + m.chg2) as usize];
-        let script = engine.diff(a, b);
+        let script = engine.diff(a, b)?;
         if script.is_empty() {
             m.mode = Mode::Same;
             out.push(m);
@@ -1189,7 +1264,7 @@ fn refine_conflicts(hunks: Vec<Hunk>, f: &Files, engine: &mut Engine) -> Vec<Hun
             });
         }
     }
-    out
+    Some(out)
 }
 
 /// Joins conflicts separated by at most three lines, or (alnum level) by lines without any
@@ -1462,9 +1537,9 @@ mod tests {
     #[test]
     fn histogram_and_myers_agree_on_simple_diffs() {
         for alg in [Algorithm::Histogram, Algorithm::Myers] {
-            let mut e = Engine::new(alg, 5);
+            let mut e = Engine::new(alg, 5, None);
             assert_eq!(
-                e.diff(&[0, 1, 2], &[0, 3, 2]),
+                e.diff(&[0, 1, 2], &[0, 3, 2]).unwrap(),
                 vec![Change {
                     i1: 1,
                     i2: 1,
@@ -1472,8 +1547,8 @@ mod tests {
                     chg2: 1
                 }]
             );
-            assert_eq!(e.diff(&[], &[1, 2]).len(), 1);
-            assert!(e.diff(&[4, 4], &[4, 4]).is_empty());
+            assert_eq!(e.diff(&[], &[1, 2]).unwrap().len(), 1);
+            assert!(e.diff(&[4, 4], &[4, 4]).unwrap().is_empty());
         }
     }
 }

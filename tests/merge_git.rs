@@ -416,6 +416,7 @@ fn merge_matches_git() {
     let mut failures: Vec<String> = Vec::new();
     let mut counts = [0usize; 4]; // myers mismatches, histogram merge-file mismatches, merge-tree mismatches, invariants
     let mut conflicts = 0;
+    let mut fallbacks = 0;
     for (i, c) in cases.iter().enumerate() {
         let mut fail = |kind: usize, what: String| {
             counts[kind] += 1;
@@ -430,13 +431,20 @@ fn merge_matches_git() {
             Merged::Conflict(b) => (b, true),
             Merged::Binary => panic!("case {i} is text"),
         };
+        let shipped = merge::merge_with(&c.base, &c.ours, &c.theirs, &Options::default());
+        assert_eq!(shipped.bytes, bytes, "merge() is merge_with(default)");
+        fallbacks += usize::from(shipped.fell_back_to_myers);
         conflicts += usize::from(conflict);
         if let Err(e) = check_no_user_line_lost(c, &bytes).and_then(|()| check_markers(&bytes, conflict)) {
             fail(3, format!("{e}\nresult {:?}", String::from_utf8_lossy(&bytes)));
         }
 
-        // git merge-file, default diff: braid with Myers.
+        // git merge-file, default diff: braid with Myers; and braid's merge() when it gave up on
+        // the histogram diff.
         let (git_out, git_code) = merge_file(dir.path(), c, false);
+        if shipped.fell_back_to_myers && (bytes != git_out || conflict != (git_code > 0)) {
+            fail(1, "merge() fell back to Myers but differs from git merge-file".into());
+        }
         let opts = Options {
             algorithm: Algorithm::Myers,
             ..Options::default()
@@ -455,7 +463,7 @@ fn merge_matches_git() {
         }
 
         // git merge-file --diff-algorithm=histogram: braid's merge exactly as shipped.
-        if histogram_merge_file {
+        if histogram_merge_file && !shipped.fell_back_to_myers {
             let (git_out, git_code) = merge_file(dir.path(), c, true);
             if bytes != git_out || conflict != (git_code > 0) {
                 fail(
@@ -472,6 +480,7 @@ fn merge_matches_git() {
         // git merge-tree (ort: histogram, zealous level).
         let opts = Options {
             algorithm: Algorithm::Histogram,
+            bounded: false,
             level: Level::Zealous,
             ours_label: "ours",
             theirs_label: "theirs",
@@ -492,8 +501,8 @@ fn merge_matches_git() {
     }
 
     println!(
-        "{} cases ({conflicts} with conflicts) against {version}: merge-file myers {} differences, merge-file \
-         histogram {}, merge-tree histogram {} differences, invariant failures {}",
+        "{} cases ({conflicts} with conflicts, {fallbacks} fell back to Myers) against {version}: merge-file myers {} \
+         differences, merge-file histogram {}, merge-tree histogram {} differences, invariant failures {}",
         cases.len(),
         counts[0],
         if histogram_merge_file {
@@ -515,4 +524,63 @@ fn merge_matches_git() {
         failures.join("\n\n")
     );
     assert!(conflicts > cases.len() / 10, "the cases should exercise conflicts");
+}
+
+/// The shape on which git's histogram diff goes quadratic (every common run two lines long: a
+/// line inserted after every other line). braid's merge() gives up on the histogram diff and
+/// returns exactly what `git merge-file` (Myers) returns; the unbounded histogram merge still
+/// equals git's.
+#[test]
+fn quadratic_histogram_falls_back_to_git_merge_file() {
+    let dir = tempfile::tempdir().unwrap();
+    require_git(dir.path());
+    let (mut base, mut ours, mut theirs) = (String::new(), String::new(), String::new());
+    for i in 0..6000 {
+        let line = match i % 8 {
+            7 => String::from("\n"),
+            3 => String::from("}\n"),
+            _ => format!("item {i:05}\n"),
+        };
+        base.push_str(&line);
+        ours.push_str(&line);
+        if i % 2 == 1 {
+            ours.push_str(&format!("user note {i}\n"));
+        }
+        theirs.push_str(&if i % 200 == 100 {
+            format!("item {i:05} (new)\n")
+        } else {
+            line
+        });
+    }
+    let c = Case {
+        base: base.into_bytes(),
+        ours: ours.into_bytes(),
+        theirs: theirs.into_bytes(),
+    };
+
+    let shipped = merge::merge_with(&c.base, &c.ours, &c.theirs, &Options::default());
+    assert!(
+        shipped.fell_back_to_myers,
+        "this shape should exhaust the histogram budget"
+    );
+    let (git_out, git_code) = merge_file(dir.path(), &c, false);
+    assert!(shipped.bytes == git_out, "fallback output differs from git merge-file");
+    assert_eq!(shipped.conflicts.min(127), git_code as usize);
+    assert!(matches!(merge::merge(&c.base, &c.ours, &c.theirs), Merged::Conflict(b) if b == git_out));
+
+    let exact = Options {
+        algorithm: Algorithm::Histogram,
+        bounded: false,
+        level: Level::Zealous,
+        ours_label: "ours",
+        theirs_label: "theirs",
+    };
+    let unbounded = merge::merge_with(&c.base, &c.ours, &c.theirs, &exact);
+    assert!(!unbounded.fell_back_to_myers);
+    let tree = merge_tree(dir.path(), std::slice::from_ref(&c));
+    assert!(
+        unbounded.bytes == tree[0].0,
+        "unbounded histogram merge differs from git merge-tree"
+    );
+    assert_eq!(unbounded.conflicts > 0, tree[0].1);
 }
