@@ -89,6 +89,8 @@ pub fn check_structured(path: &str, bytes: &[u8]) -> Result<(), String> {
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
+    // Editors may keep a UTF-8 byte order mark; it is no syntax error.
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     let text = || std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"));
     match ext.as_deref() {
         Some("json") => serde_json::from_slice::<serde_json::Value>(bytes)
@@ -136,8 +138,8 @@ pub enum Level {
 #[derive(Debug, Clone, Copy)]
 pub struct Options<'a> {
     pub algorithm: Algorithm,
-    /// Histogram only: stop a merge whose histogram diffs pass [`histogram_budget`] lines of work
-    /// and redo it all with Myers (braid's choice: see docs/merge.md). `false` is git exactly.
+    /// Histogram only: stop a merge whose histogram diffs pass a work budget and redo it all with
+    /// Myers (braid's choice: see docs/merge.md). `false` is git exactly.
     pub bounded: bool,
     pub level: Level,
     pub ours_label: &'a str,
@@ -170,8 +172,7 @@ pub struct Outcome {
 /// what ordinary edits cost (a few passes over the files), far below the quadratic cost git's
 /// histogram diff reaches when every common run is short (a line inserted after every other
 /// line of a large file: 12 s per diff in git for 60,000 lines).
-#[doc(hidden)]
-pub fn histogram_budget(lines: usize) -> u64 {
+fn histogram_budget(lines: usize) -> u64 {
     BUDGET_BASE + BUDGET_PER_LINE * lines as u64
 }
 
@@ -247,8 +248,8 @@ fn split_lines(bytes: &[u8]) -> Vec<&[u8]> {
     bytes.split_inclusive(|&b| b == b'\n').collect()
 }
 
-/// A fast hasher for interning lines (FNV-1a over 8-byte words); not exposed to untrusted
-/// scheduling, so no DoS-resistant hashing is needed.
+/// A fast hasher for interning lines (FNV-1a style, over 8-byte words). Colliding lines only
+/// cost time, never change the result, so no DoS-resistant hashing is needed.
 #[derive(Default)]
 struct LineHasher(u64);
 
@@ -1522,6 +1523,16 @@ mod tests {
             .contains("YAML"));
         assert!(check_structured("c.yml", b"a: [1, 2\n").is_err());
         assert!(check_structured("c.yml", b"\xff: 1\n").is_err());
+
+        for path in ["bom.json", "bom.toml", "bom.yaml"] {
+            let doc: &[u8] = if path.ends_with("json") { b"{}" } else { b"a = 1" };
+            let doc = if path.ends_with("yaml") { &b"a: 1"[..] } else { doc };
+            assert_eq!(
+                check_structured(path, &[b"\xef\xbb\xbf", doc].concat()),
+                Ok(()),
+                "{path}"
+            );
+        }
 
         assert_eq!(check_structured("README.md", b"{ not json"), Ok(()));
         assert_eq!(check_structured("Makefile", b"\0\xff"), Ok(()));
