@@ -142,11 +142,12 @@ fn case(rng: &mut Rng) -> Case {
         80..=91 => Eol::Crlf,
         _ => Eol::Mixed,
     };
-    // Three cases in a hundred are large, with many edits: lines repeat more than 64 times (the
+    // Four cases in a hundred are large, with many edits: lines repeat more than 64 times (the
     // histogram diff falls back to Myers) and edit costs pass Myers's heuristic limits.
     let (n, ops) = match rng.below(100) {
         0 => (1000 + rng.below(4000), 300 + rng.below(1200)),
         1 | 2 => (300 + rng.below(2700), 20 + rng.below(300)),
+        3 => return blocks_case(rng, eol),
         _ => (rng.below(25), 4),
     };
     let mut base: Model = (0..n)
@@ -167,6 +168,47 @@ fn case(rng: &mut Rng) -> Case {
         4..=8 => ours.clone(),
         _ => edit(rng, &base, eol, "render", ops),
     };
+    Case {
+        base: bytes(&base),
+        ours: bytes(&ours),
+        theirs: bytes(&theirs),
+    }
+}
+
+/// Stable runs of unique lines between long churned regions of common lines: Myers meets
+/// long snakes at high edit costs, where git's snake heuristic splits the search.
+fn blocks_case(rng: &mut Rng, eol: Eol) -> Case {
+    let blocks = 10 + rng.below(30);
+    blocks_of(rng, eol, blocks)
+}
+
+fn blocks_of(rng: &mut Rng, eol: Eol, blocks: usize) -> Case {
+    let vocab_line = |rng: &mut Rng| (VOCAB[rng.below(VOCAB.len())].to_string(), terminator(rng, eol));
+    let (mut base, mut ours) = (Model::new(), Model::new());
+    for block in 0..blocks {
+        let stable: Model = (0..21 + rng.below(15))
+            .map(|j| (format!("stable {block}.{j}"), terminator(rng, eol)))
+            .collect();
+        let churn = 30 + rng.below(90);
+        let region: Model = (0..churn).map(|_| vocab_line(rng)).collect();
+        base.extend(stable.iter().cloned());
+        base.extend(region.iter().cloned());
+        ours.extend(stable);
+        match rng.below(10) {
+            0..=2 => ours.extend((0..churn + rng.below(20)).map(|_| vocab_line(rng))),
+            3..=6 => {
+                for line in region {
+                    if rng.percent(20) {
+                        ours.push(vocab_line(rng));
+                    } else {
+                        ours.push(line);
+                    }
+                }
+            }
+            _ => ours.extend(region),
+        }
+    }
+    let theirs = edit(rng, &base, eol, "render", 6);
     Case {
         base: bytes(&base),
         ours: bytes(&ours),
@@ -583,4 +625,24 @@ fn quadratic_histogram_falls_back_to_git_merge_file() {
         "unbounded histogram merge differs from git merge-tree"
     );
     assert_eq!(unbounded.conflicts > 0, tree[0].1);
+}
+
+/// Files of 40,000+ lines with heavy churn: only there does git's Myers diff reach its snake
+/// heuristic (its cost limit is at least 256 and the heuristic needs more) and its scan window.
+#[test]
+fn large_files_match_git_merge_file() {
+    let dir = tempfile::tempdir().unwrap();
+    require_git(dir.path());
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for eol in [Eol::Lf, Eol::Crlf] {
+        let c = blocks_of(&mut rng, eol, 600);
+        let (git_out, git_code) = merge_file(dir.path(), &c, false);
+        let opts = Options {
+            algorithm: Algorithm::Myers,
+            ..Options::default()
+        };
+        let braid = merge::merge_with(&c.base, &c.ours, &c.theirs, &opts);
+        assert!(braid.bytes == git_out, "large Myers merge differs from git merge-file");
+        assert_eq!(braid.conflicts.min(127), git_code as usize);
+    }
 }
