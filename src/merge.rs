@@ -12,7 +12,7 @@
 //!
 //! One deliberate difference: where git's histogram diff goes quadratic (a
 //! large file whose common runs are all short, e.g. a line inserted after every
-//! other line: git needs 13 s for one such 60,000-line diff), braid stops
+//! other line: git needs 11-13 s for one such 60,000-line diff), braid stops
 //! after a bounded amount of work and redoes the whole merge with git's Myers
 //! diff, so the output is then exactly `git merge-file`'s default output.
 //!
