@@ -306,7 +306,6 @@ fn silent_elses(template: &str, choices: &Choices) -> Vec<String> {
         let body = m.get(2).map_or("", |b| b.as_str()).trim().to_string();
         match (raw, keyword) {
             (true, "endraw") => raw = false,
-            (true, _) => {}
             (false, "raw") => raw = true,
             (false, "if") => chains.push(Chain {
                 line,
