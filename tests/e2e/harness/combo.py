@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import contract, streams
+from . import contract, idle, streams
 from .httpc import HttpError, post_json, request, status_is
 from .procs import Proc, Procs, closed_port, free_port, must, run, wait_until
 from .redisc import Redis, start_redis
@@ -708,6 +708,8 @@ class Combo:
             self.check("gateways for down / slow upstreams started", start_others)
             records = self.ctx.records.setdefault(self.name, {})
             contract.run_cases(self.rep, self.name, self.transport, bases, records)
+            if not self.streams:
+                self.check("idle pauses around the ML keep-alive", idle.pauses, bases["main"])
             if "slow" in bases:
                 self.check(
                     "forwards X-Request-ID and traceparent upstream",
