@@ -759,7 +759,8 @@ class Combo:
                 timeout=15,
             )
             sent.append((rid, tparent, r.status))
-        tp_re = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
+        # A new trace is unsampled (-00) unless GATEWAY_TRACE_SAMPLED is set.
+        tp_re = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$")
         errs = []
         if self.streams:
             entries = self.redis.xrange(f"{self.prefix}slow:requests")
