@@ -478,3 +478,113 @@ impl Question {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn question(kind: Kind) -> Question {
+        Question {
+            key: "k".into(),
+            prompt: "k".into(),
+            help: None,
+            kind,
+            default: None,
+            choices: vec!["a".into(), "b".into()],
+            validate: None,
+            validate_message: None,
+            min: None,
+            max: None,
+            max_length: None,
+            reserved: Vec::new(),
+            names: Vec::new(),
+            flag: None,
+            when: None,
+        }
+    }
+
+    #[test]
+    fn examples_have_the_questions_shape_and_fit_its_range() {
+        let mut q = question(Kind::Int);
+        assert_eq!(q.example(), "0");
+        (q.min, q.max) = (Some(1), Some(65535));
+        assert_eq!(q.example(), "1");
+        (q.min, q.max) = (Some(-10), Some(-2));
+        assert_eq!(q.example(), "-2");
+        (q.min, q.max) = (Some(-10), Some(10));
+        assert_eq!(q.example(), "0");
+        (q.min, q.max) = (None, Some(5));
+        assert_eq!(q.example(), "0");
+        assert_eq!(question(Kind::String).example(), "\"...\"");
+        assert_eq!(question(Kind::Bool).example(), "true");
+        assert_eq!(question(Kind::Choice).example(), "\"a\"");
+        assert_eq!(question(Kind::Multi).example(), "[\"a\"]");
+    }
+
+    #[test]
+    fn int_bounds_are_inclusive() {
+        let mut q = question(Kind::Int);
+        (q.min, q.max) = (Some(1), Some(65535));
+        for ok in [1, 65535] {
+            assert_eq!(q.check(&Value::Int(ok)), Ok(()), "{ok}");
+        }
+        for bad in [0, 65536] {
+            assert!(q.check(&Value::Int(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn flags_name_the_shorthand_or_set() {
+        let mut q = question(Kind::Choice);
+        assert_eq!(q.flag(), "--set k=<choice>");
+        q.flag = Some("kind".into());
+        assert_eq!(q.flag(), "--kind a|b");
+        let mut s = question(Kind::String);
+        s.flag = Some("name".into());
+        assert_eq!(s.flag(), "--name K");
+    }
+
+    #[test]
+    fn name_rules_refuse_what_each_ecosystem_cannot_take() {
+        let mut q = question(Kind::String);
+        q.names = vec![NameRule::Python, NameRule::Windows];
+        q.reserved = vec!["fastapi".into()];
+        q.max_length = Some(8);
+        for (bad, why) in [
+            ("class", "Python keyword"),
+            ("json", "shadows"),
+            ("fastapi", "shadows"),
+            ("nul", "Windows"),
+            ("COM1", "Windows"),
+            ("abcdefghi", "9 characters long; keep it to 8"),
+        ] {
+            let err = q.check(&Value::Str(bad.into())).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+        assert_eq!(q.check(&Value::Str("my-app".into())), Ok(()));
+        let mut plain = question(Kind::String);
+        plain.reserved = vec!["x".into()];
+        assert!(plain.check(&Value::Str("x".into())).unwrap_err().contains("reserved"));
+        assert_eq!(plain.check(&Value::Str("y".into())), Ok(()));
+    }
+
+    #[test]
+    fn a_condition_reads_and_prints_as_written() {
+        let c = Condition::new("flavor == 'chocolate' and docs").unwrap();
+        assert_eq!(format!("{c}"), "flavor == 'chocolate' and docs");
+        assert_eq!(format!("{c:?}"), "flavor == 'chocolate' and docs");
+        let mut names: Vec<String> = c.names().into_iter().collect();
+        names.sort();
+        assert_eq!(names, ["docs", "flavor"]);
+        let ctx = |flavor: &str| {
+            [
+                ("flavor".to_string(), minijinja::Value::from(flavor)),
+                ("docs".to_string(), minijinja::Value::from(true)),
+            ]
+            .into()
+        };
+        assert_eq!(c.eval(&ctx("chocolate")), Ok(true));
+        assert_eq!(c.eval(&ctx("vanilla")), Ok(false));
+        assert!(Condition::new("flavor ==").is_err());
+    }
+}
