@@ -562,6 +562,7 @@ mod tests {
             assert!(err.contains(why), "{bad}: {err}");
         }
         assert_eq!(q.check(&Value::Str("my-app".into())), Ok(()));
+        assert_eq!(q.check(&Value::Str("abcdefgh".into())), Ok(()), "exactly max_length");
         let mut plain = question(Kind::String);
         plain.reserved = vec!["x".into()];
         assert!(plain.check(&Value::Str("x".into())).unwrap_err().contains("reserved"));
@@ -586,5 +587,9 @@ mod tests {
         assert_eq!(c.eval(&ctx("chocolate")), Ok(true));
         assert_eq!(c.eval(&ctx("vanilla")), Ok(false));
         assert!(Condition::new("flavor ==").is_err());
+        // Builtin tests and filters work in conditions (`is defined` for a
+        // question its own `when` skipped).
+        let skipped = Condition::new("cone is defined and cone | upper == 'BIG'").unwrap();
+        assert_eq!(skipped.eval(&ctx("chocolate")), Ok(false));
     }
 }
