@@ -335,7 +335,10 @@ class Combo:
 
         def compose():
             res = self.run(
-                ["composecheck", "-f", "docker-compose.yml", self.repo], self.repo, env, timeout=60
+                ["composecheck", "-f", "docker-compose.yml", "-env-file", ".env", self.repo],
+                self.repo,
+                env,
+                timeout=60,
             )
             must(res)
             summary = json.loads(res.output[res.output.index("{") :])
@@ -491,6 +494,8 @@ class Combo:
                         r"^[#ℹ] ((?:tests|pass|fail|skipped) \d+)$",
                     )
                 )
+            if self.ml_ok:
+                jobs.append(pool.submit(pyinfra_checks.make_test_without_redis_url, self))
             for j in jobs:
                 j.result()
 

@@ -6,6 +6,9 @@
 - static: `scripts/dev.sh env` creates .env as a user's first `make dev` does;
   zizmor audits .github (workflow and dependabot.yml) offline: zero findings;
 - lint: mypy --strict with the config in pyproject.toml;
+- test (redis-streams): `make test-ml` with no REDIS_URL in the environment
+  runs the Redis tests against a redis-server of its own (scripts/with-redis.sh):
+  none is skipped;
 - make-dev: `make dev` on free ports waits for the stack, prints the URL only
   once a request gets its answer, and Ctrl-C (SIGINT to its process group, as
   a terminal sends it) stops every service cleanly within seconds: the gateway
@@ -117,6 +120,27 @@ def lint(combo: Combo) -> None:
         "ml: mypy --strict (pyproject.toml)",
         lambda: must(combo.run(["python", "-m", "mypy"], combo.ml, timeout=600)),
     )
+
+
+def make_test_without_redis_url(combo: Combo) -> None:
+    """The worker's tests (those that need Redis) through the repo's own Makefile,
+    as a user runs them: REDIS_URL unset, nothing skipped."""
+    if not combo.streams:
+        return
+
+    def go() -> str:
+        env = combo.env(PYTEST_ADDOPTS="-p no:cacheprovider -rs -k 'worker or redis'")
+        env.pop("REDIS_URL", None)
+        res = combo.run(["make", "test-ml"], combo.repo, env, timeout=900)
+        must(res)
+        summary = re.findall(r"^=+ (.*(?:passed|failed).*) =+$", res.output, re.M)
+        expect(summary, f"no pytest summary:\n{res.output[-2000:]}")
+        tail = res.output[-3000:]
+        expect("skipped" not in summary[-1], f"tests were skipped: {summary[-1]}\n{tail}")
+        expect(" passed" in summary[-1], summary[-1])
+        return summary[-1]
+
+    combo.check("make test-ml without REDIS_URL: the Redis tests run (own redis-server)", go)
 
 
 def make_dev(combo: Combo) -> None:
