@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import contract, pyinfra_checks, streams
+from . import contract, idle, pyinfra_checks, streams
 from .httpc import HttpError, post_json, request, status_is
 from .procs import Proc, Procs, closed_port, free_port, must, run, wait_until
 from .redisc import Redis, start_redis
@@ -113,6 +113,7 @@ class Combo:
         self.ml_proc: Proc | None = None
         self.worker: Proc | None = None
         self.gateways: dict[str, tuple[Proc, str]] = {}
+        self.metrics_bases: dict[str, str] = {}  # role -> base URL of its /metrics listener
         self.ml_ok = False  # ML package found, then installed
         self.gw_ok = False  # gateway installed (and built)
 
@@ -552,6 +553,7 @@ class Combo:
             GATEWAY_UPSTREAM_TIMEOUT_MS=timeout_ms,
             GATEWAY_MAX_BODY_BYTES=max_body,
             GATEWAY_SHUTDOWN_TIMEOUT_MS=3000,
+            GATEWAY_METRICS_PORT=(metrics_port := free_port()),
             LOG_LEVEL="info",
         )
         if self.streams:
@@ -573,6 +575,7 @@ class Combo:
             proc=proc,
         )
         self.gateways[role] = (proc, base)
+        self.metrics_bases[role] = f"http://127.0.0.1:{metrics_port}"
         return base
 
     def start(self) -> bool:
@@ -646,7 +649,7 @@ class Combo:
 
     # contract -------------------------------------------------------------------
     def contract(self) -> None:
-        bases = {"main": self.gateways["main"][1]}
+        bases = {"main": self.gateways["main"][1], "metrics": self.metrics_bases["main"]}
         with (
             SlowServer(delay=contract.SLOW_TIMEOUT_MS / 1000 + 3) as slow,
             SlowServer(delay=0, status=500, body=b'{"detail": "boom"}') as err500,
@@ -673,6 +676,8 @@ class Combo:
             self.check("gateways for down / slow upstreams started", start_others)
             records = self.ctx.records.setdefault(self.name, {})
             contract.run_cases(self.rep, self.name, self.transport, bases, records)
+            if not self.streams:
+                self.check("idle pauses around the ML keep-alive", idle.pauses, bases["main"])
             if "slow" in bases:
                 self.check(
                     "forwards X-Request-ID and traceparent upstream",
@@ -719,7 +724,8 @@ class Combo:
                 timeout=15,
             )
             sent.append((rid, tparent, r.status))
-        tp_re = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
+        # A new trace is unsampled (-00) unless GATEWAY_TRACE_SAMPLED is set.
+        tp_re = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$")
         errs = []
         if self.streams:
             entries = self.redis.xrange(f"{self.prefix}slow:requests")

@@ -145,7 +145,11 @@ def make_test_without_redis_url(combo: Combo) -> None:
 
 def make_dev(combo: Combo) -> None:
     """`make dev` then Ctrl-C: see the module docstring."""
-    ports = {"GATEWAY_PORT": free_port(), "ML_PORT": free_port()}
+    ports = {
+        "GATEWAY_PORT": free_port(),
+        "GATEWAY_METRICS_PORT": free_port(),  # the gateway's metrics listener
+        "ML_PORT": free_port(),
+    }
     env = combo.env(
         **ports,
         GATEWAY_HOST="127.0.0.1",
