@@ -5,6 +5,7 @@
   as services/ml/.venv so that the Makefile and scripts/dev.sh find it;
 - static: `scripts/dev.sh env` creates .env as a user's first `make dev` does;
   zizmor audits .github (workflow and dependabot.yml) offline: zero findings;
+  shellcheck passes every script;
 - lint: mypy --strict with the config in pyproject.toml;
 - test (redis-streams): `make test-ml` with no REDIS_URL in the environment
   runs the Redis tests against a redis-server of its own (scripts/with-redis.sh):
@@ -113,6 +114,15 @@ def static(combo: Combo) -> None:
         return res.output.strip().splitlines()[-1]
 
     combo.check("zizmor .github (workflow, dependabot.yml): no findings", zizmor)
+
+    def shellcheck() -> str:
+        if shutil.which("shellcheck") is None:
+            raise CheckFailed("shellcheck is not on PATH (scripts/e2e-deps.sh installs it)")
+        scripts = sorted(str(p.relative_to(combo.repo)) for p in combo.repo.glob("scripts/*.sh"))
+        must(combo.run(["shellcheck", *scripts], combo.repo, env, timeout=120))
+        return ", ".join(scripts)
+
+    combo.check("shellcheck scripts/*.sh", shellcheck)
 
 
 def lint(combo: Combo) -> None:
