@@ -13,7 +13,8 @@
 - make-dev: `make dev` on free ports waits for the stack, prints the URL only
   once a request gets its answer, and Ctrl-C (SIGINT to its process group, as
   a terminal sends it) stops every service cleanly within seconds: the gateway
-  drains and logs it, every exit status is 0 or 130, nothing keeps listening.
+  drains and logs it, every exit status is 0 or 130, nothing keeps listening;
+  scripts/smoke.sh, which CI runs against both stacks, passes against it.
 """
 
 from __future__ import annotations
@@ -200,6 +201,14 @@ def make_dev(combo: Combo) -> None:
         return f"200 in {r.secs * 1000:.0f}ms"
 
     combo.check("make dev: the first request after 'ready' is a 200", first_request)
+
+    def smoke() -> str:
+        for tool in ("curl", "jq"):
+            if shutil.which(tool) is None:
+                raise CheckFailed(f"{tool} is not on PATH (scripts/smoke.sh needs it)")
+        return must(combo.run(["scripts/smoke.sh", base], combo.repo, env, timeout=60))
+
+    combo.check("scripts/smoke.sh against make dev (what CI runs)", smoke)
 
     def ctrl_c() -> str:
         t0 = time.monotonic()
