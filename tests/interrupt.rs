@@ -431,7 +431,7 @@ fn switch_transport(dir: &Path) {
 
 /// A hand edit of a line the transport switch rewrites: a conflict.
 fn edit_ml_url(dir: &Path) {
-    replace_line(dir, ".env.example", "ML_URL=http://localhost:8000", MINE_ML_URL);
+    replace_line(dir, ".env.example", "# ML_URL=", MINE_ML_URL);
 }
 
 fn read(dir: &Path, path: &str) -> String {

@@ -68,7 +68,7 @@ def parse_args(argv):
         "--fresh-venvs",
         action="store_true",
         help="build the ML venvs in the temp dir instead of reusing the cached ones "
-        "(cached by a hash of the requirements files)",
+        "(cached by a hash of uv.lock)",
     )
     p.add_argument(
         "--workdir",
@@ -120,6 +120,8 @@ def setup_tools(rep: Reporter, cache: Path, skip: bool) -> bool:
             "hadolint",
             "actionlint",
             "composecheck",
+            "uv",
+            "zizmor",
             "go",
             "node",
             "npm",
@@ -152,9 +154,10 @@ def work_dir(parent: str | None):
     return fixed, lock
 
 
-def prune_venvs(venvs: Path, keep: int = 4) -> None:
+def prune_venvs(venvs: Path, keep: int = 6) -> None:
     """Keep the cached ML venvs used most recently (each run touches the ones
-    it uses); a requirements change makes a new one, so old ones pile up."""
+    it uses); each combination's uv.lock names its own project, and a lock
+    change makes a new one, so old ones pile up."""
     if not venvs.is_dir():
         return
     stamps = sorted(

@@ -66,6 +66,8 @@ func run(dir, file, envFile string) error {
 	}
 	if envFile != "" {
 		fns = append(fns, cli.WithEnvFiles(filepath.Join(dir, envFile)))
+	} else {
+		fns = append(fns, cli.WithEnvFiles()) // DIR/.env when there is one, as docker compose does
 	}
 	fns = append(fns, cli.WithDotEnv)
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(dir, file)}, fns...)

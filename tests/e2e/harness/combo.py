@@ -8,14 +8,11 @@ fails, the others only fail their own checks.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import secrets
-import shutil
 import signal
-import sys
 import threading
 import time
 import tomllib
@@ -23,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import contract, idle, streams
+from . import contract, idle, pyinfra_checks, streams
 from .httpc import HttpError, post_json, request, status_is
 from .procs import Proc, Procs, closed_port, free_port, must, run, wait_until
 from .redisc import Redis, start_redis
@@ -61,7 +58,7 @@ class Context:
     rep: Reporter
     description: str
     sentinel_dir: Path
-    venv_cache: Path | None = None  # keep venvs here across runs (keyed by requirements hash)
+    venv_cache: Path | None = None  # keep venvs here across runs (keyed by uv.lock's hash)
     venvs: dict[str, Path] = field(default_factory=dict)
     records: dict[str, dict[str, dict]] = field(default_factory=dict)
     prediction_bodies: dict[str, bytes] = field(default_factory=dict)
@@ -70,6 +67,7 @@ class Context:
         env = {k: v for k, v in os.environ.items() if not _SERVICE_VARS.match(k)}
         env["PYTHONUNBUFFERED"] = "1"
         env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+        env.update(pyinfra_checks.uv_env(self.cache))
         env["NO_COLOR"] = "1"
         env["npm_config_update_notifier"] = "false"
         env["npm_config_fund"] = "false"
@@ -180,6 +178,8 @@ class Combo:
                     self.stream_failures()
             with self.rep.phase(self.name, "shutdown"):
                 self.shutdown()
+            with self.rep.phase(self.name, "make-dev"):
+                pyinfra_checks.make_dev(self)
         finally:
             self.procs.stop_all()
 
@@ -243,8 +243,7 @@ class Combo:
                 "contracts/openapi.yaml",
                 "services/ml/Dockerfile",
                 "services/ml/pyproject.toml",
-                "services/ml/requirements.txt",
-                "services/ml/requirements-dev.txt",
+                "services/ml/uv.lock",
                 "services/gateway/Dockerfile",
             ]
             need += (
@@ -297,50 +296,9 @@ class Combo:
         return True
 
     # install --------------------------------------------------------------
-    def _venv_key(self) -> str:
-        """Hash of the requirements files without their comments (pip-compile
-        names the project in `# via` comments; they do not change the install)."""
-        h = hashlib.sha256(sys.version.encode())
-        for p in sorted(self.ml.glob("requirements*.txt")):
-            lines = [re.sub(r"(^|\s)#.*$", "", line).strip() for line in p.read_text().splitlines()]
-            h.update(p.name.encode() + b"\0" + "\n".join(x for x in lines if x).encode())
-        return h.hexdigest()[:16]
-
     def install_ml(self) -> bool:
-        """A venv per distinct set of requirements files (hashed): combinations
-        with identical requirements share it; with ctx.venv_cache it is also
-        kept across runs. Nothing of the project is installed into it: like
-        the generated Makefile, the ML code runs with PYTHONPATH=src."""
-        key = self._venv_key()
-        venv = self.ctx.venvs.get(key) or (self.ctx.venv_cache or self.ctx.work / "venvs") / key
-        stamp = venv / ".braid-e2e-complete"
-        reused = stamp.exists()
-
-        def make():
-            if not reused:
-                shutil.rmtree(venv, ignore_errors=True)
-                must(self.run([sys.executable, "-m", "venv", venv], self.root, timeout=120))
-            self.venv = venv
-            res = self.run(
-                [venv / "bin" / "python", "-m", "pip", "install", "-r", "requirements-dev.txt"],
-                self.ml,
-                timeout=1200,
-            )
-            must(res)
-            stamp.touch()
-            self.ctx.venvs[key] = venv
-            how = "venv reused (same requirements hash)" if reused else "fresh venv"
-            return f"{res.secs:.0f}s, {how}"
-
-        if not self.check("ml: venv + pip install -r requirements-dev.txt", make):
-            return False
-
-        def importable():
-            must(
-                self.run(["python", "-c", f"import {self.pkg}"], self.ml, self.ml_env(), timeout=60)
-            )
-
-        return self.check(f"ml: PYTHONPATH=src python -c 'import {self.pkg}'", importable)
+        """`uv sync --frozen` into a venv cached by uv.lock's hash (harness/pyinfra_checks.py)."""
+        return pyinfra_checks.install_ml(self)
 
     def install_gateway(self) -> bool:
         if self.gateway == "go":
@@ -374,11 +332,14 @@ class Combo:
     def static(self) -> None:
         env = self.ctx.base_env()
 
+        pyinfra_checks.static(self)
+
         def compose():
-            if not (self.repo / ".env").exists():
-                shutil.copy(self.repo / ".env.example", self.repo / ".env")  # as the README says
             res = self.run(
-                ["composecheck", "-f", "docker-compose.yml", self.repo], self.repo, env, timeout=60
+                ["composecheck", "-f", "docker-compose.yml", "-env-file", ".env", self.repo],
+                self.repo,
+                env,
+                timeout=60,
             )
             must(res)
             summary = json.loads(res.output[res.output.index("{") :])
@@ -456,6 +417,8 @@ class Combo:
             jobs = ([pool.submit(ml)] if self.ml_ok else []) + (
                 [pool.submit(gw)] if self.gw_ok else []
             )
+            if self.ml_ok:
+                jobs.append(pool.submit(pyinfra_checks.lint, self))
             for f in jobs:
                 f.result()
 
@@ -532,6 +495,8 @@ class Combo:
                         r"^[#ℹ] ((?:tests|pass|fail|skipped) \d+)$",
                     )
                 )
+            if self.ml_ok:
+                jobs.append(pool.submit(pyinfra_checks.make_test_without_redis_url, self))
             for j in jobs:
                 j.result()
 

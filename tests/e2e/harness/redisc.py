@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -19,16 +20,21 @@ class RedisError(Exception):
 
 
 class Redis:
-    def __init__(self, port: int, db: int = 0) -> None:
+    """A Redis server on 127.0.0.1 that requires `password` (as compose's and
+    scripts/dev.sh's do): every URL handed to a service carries it."""
+
+    def __init__(self, port: int, db: int = 0, password: str = "") -> None:
         self.port = port
         self.db = db
+        self.password = password
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/{self.db}"
+        return self.url_db(self.db)
 
     def url_db(self, db: int) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/{db}"
 
     def __call__(self, *args, timeout: float = 10.0):
         cmd = [
@@ -46,7 +52,11 @@ class Redis:
             cmd,
             capture_output=True,
             timeout=timeout,
-            env={**os.environ, "REDISCLI_HISTFILE": "/dev/null"},
+            env={
+                **os.environ,
+                "REDISCLI_HISTFILE": "/dev/null",
+                **({"REDISCLI_AUTH": self.password} if self.password else {}),
+            },
         )
         out = res.stdout.decode(errors="replace").strip()
         if (
@@ -87,6 +97,7 @@ def _fields(kv: list[str]) -> dict[str, str]:
 
 def start_redis(procs: Procs, port: int, workdir: Path):
     workdir.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_hex(12)
     proc = procs.start(
         f"redis-{port}",
         [
@@ -105,10 +116,12 @@ def start_redis(procs: Procs, port: int, workdir: Path):
             "no",
             "--protected-mode",
             "no",
+            "--requirepass",
+            password,
         ],
         cwd=workdir,
         env=dict(os.environ),
     )
-    r = Redis(port)
+    r = Redis(port, password=password)
     wait_until(r.ping, timeout=15, what=f"redis-server on port {port}", proc=proc)
     return proc, r

@@ -151,10 +151,10 @@ def crash_under_load(
 
 
 def poison(redis, prefix: str, max_deliveries: int, timeout: float = 45.0) -> str:
-    """XADD an entry whose payload makes the model raise (1e999 = inf)."""
+    """XADD an entry whose payload makes the model raise (1e308 overflows in scaling)."""
     corr = secrets.token_hex(16)
     reply_to = f"{prefix}:replies:e2e-poison-{corr[:6]}"
-    payload = '{"instances": [[1e999, 1e999, 1e999, 1e999]]}'
+    payload = '{"instances": [[1e308, 1e308, 1e308, 1e308]]}'
     traceparent = f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
     deadline_ms = int(time.time() * 1000) + 120_000
     t0 = time.monotonic()

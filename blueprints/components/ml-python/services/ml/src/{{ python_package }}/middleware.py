@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -11,12 +12,14 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .metrics import HTTP_DURATION, HTTP_REQUESTS
+from .problems import PROBLEM_JSON, problem
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 log = logging.getLogger(f"{__package__}.access")
+error_log = logging.getLogger(f"{__package__}.errors")
 
 
 def request_id_from(header: str | None) -> str:
@@ -28,7 +31,11 @@ def request_id_from(header: str | None) -> str:
 
 class RequestContextMiddleware:
     """Gives each request an id (in `request.state.request_id` and the response's
-    X-Request-ID), then counts, times and logs it."""
+    X-Request-ID), then counts, times and logs it.
+
+    An exception no handler took is logged here, once, with the request id, and
+    answered with a 500 problem that says nothing of it. It is not raised further:
+    Starlette would re-raise it to the server, which logs it a second time."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -40,17 +47,25 @@ class RequestContextMiddleware:
         request_id = request_id_from(Headers(scope=scope).get(REQUEST_ID_HEADER))
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500  # what the client gets if the app raises before answering
+        started = False
         start = time.perf_counter()
 
         async def send_with_request_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started = True
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_request_id)
+        except Exception:
+            error_log.exception("unhandled error", extra={"request_id": request_id})
+            if started:  # too late for a 500: the server closes the connection
+                raise
+            status = 500
+            await _send_problem(send, 500, "an unexpected error occurred", scope, request_id)
         finally:
             elapsed = time.perf_counter() - start
             route = getattr(scope.get("route"), "path", "unmatched")
@@ -68,3 +83,21 @@ class RequestContextMiddleware:
                     "request_id": request_id,
                 },
             )
+
+
+async def _send_problem(
+    send: Send, status: int, detail: str, scope: Scope, request_id: str
+) -> None:
+    body = json.dumps(problem(status, detail, instance=scope["path"], request_id=request_id))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body.encode())).encode()),
+                (REQUEST_ID_HEADER.lower().encode(), request_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body.encode()})

@@ -1,0 +1,254 @@
+"""The Python service's toolchain and the repo's infrastructure, checked for real.
+
+- install: `uv sync --frozen` into a venv cached by the hash of uv.lock (each
+  combination's lock names its own project, so each has its own venv), linked
+  as services/ml/.venv so that the Makefile and scripts/dev.sh find it;
+- static: `scripts/dev.sh env` creates .env as a user's first `make dev` does;
+  zizmor audits .github (workflow and dependabot.yml) offline: zero findings;
+  shellcheck passes every script;
+- lint: mypy --strict with the config in pyproject.toml;
+- test (redis-streams): `make test-ml` with no REDIS_URL in the environment
+  runs the Redis tests against a redis-server of its own (scripts/with-redis.sh):
+  none is skipped;
+- make-dev: `make dev` on free ports waits for the stack, prints the URL only
+  once a request gets its answer, and Ctrl-C (SIGINT to its process group, as
+  a terminal sends it) stops every service cleanly within seconds: the gateway
+  drains and logs it, every exit status is 0 or 130, nothing keeps listening;
+  scripts/smoke.sh, which CI runs against both stacks, passes against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .httpc import post_json
+from .procs import free_port, must, wait_until
+from .report import CheckFailed, expect
+
+if TYPE_CHECKING:
+    from .combo import Combo
+
+# How long Ctrl-C may take to stop the whole stack (no request in flight).
+CTRL_C_BUDGET_S = 8.0
+
+
+def uv_env(cache: Path) -> dict[str, str]:
+    """uv's settings for every command the harness runs: the Python >= 3.12 that
+    scripts/e2e-deps.sh found (uv never downloads one), quiet output."""
+    env = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+    python = cache / "bin" / "python-ml"
+    if python.exists():
+        env["UV_PYTHON"] = str(python.resolve())
+    return env
+
+
+def _lock_key(combo: Combo) -> str:
+    h = hashlib.sha256((combo.ml / "uv.lock").read_bytes())
+    h.update((combo.ml / "pyproject.toml").read_bytes())
+    h.update(uv_env(combo.ctx.cache).get("UV_PYTHON", "").encode())
+    return h.hexdigest()[:16]
+
+
+def install_ml(combo: Combo) -> bool:
+    key = _lock_key(combo)
+    venv = combo.ctx.venvs.get(key) or (combo.ctx.venv_cache or combo.ctx.work / "venvs") / key
+    stamp = venv / ".braid-e2e-complete"
+    reused = stamp.exists()
+
+    combo.check(
+        "ml: uv.lock matches pyproject.toml (uv lock --check --offline)",
+        lambda: must(combo.run(["uv", "lock", "--check", "--offline"], combo.ml, timeout=120)),
+    )
+
+    def sync() -> str:
+        env = combo.env(UV_PROJECT_ENVIRONMENT=venv)
+        res = combo.run(["uv", "sync", "--frozen"], combo.ml, env, timeout=1200)
+        must(res)
+        link = combo.ml / ".venv"
+        if link.is_symlink() or link.exists():
+            if link.resolve() != venv.resolve():
+                raise CheckFailed(f"{link} exists and is not the harness's venv {venv}")
+        else:
+            link.symlink_to(venv)
+        stamp.touch()
+        combo.venv = venv
+        combo.ctx.venvs[key] = venv
+        how = "cached venv (same uv.lock)" if reused else "new venv"
+        return f"{res.secs:.0f}s, {how}"
+
+    if not combo.check("ml: uv sync --frozen (uv.lock)", sync):
+        return False
+
+    def importable() -> None:
+        must(combo.run(["python", "-c", f"import {combo.pkg}"], combo.ml, combo.ml_env(), 60))
+
+    return combo.check(f"ml: python -c 'import {combo.pkg}'", importable)
+
+
+def static(combo: Combo) -> None:
+    env = combo.ctx.base_env()
+    combo.check(
+        "scripts/dev.sh env creates .env",
+        lambda: must(combo.run(["scripts/dev.sh", "env"], combo.repo, env, timeout=30)),
+    )
+
+    def zizmor() -> str:
+        if shutil.which("zizmor") is None:
+            raise CheckFailed("zizmor is not on PATH (scripts/e2e-deps.sh installs it)")
+        res = combo.run(
+            ["zizmor", "--offline", "--no-progress", "--format", "plain", ".github"],
+            combo.repo,
+            env,
+            timeout=120,
+        )
+        must(res)
+        expect("No findings" in res.output, f"zizmor found something:\n{res.output}")
+        return res.output.strip().splitlines()[-1]
+
+    combo.check("zizmor .github (workflow, dependabot.yml): no findings", zizmor)
+
+    def shellcheck() -> str:
+        if shutil.which("shellcheck") is None:
+            raise CheckFailed("shellcheck is not on PATH (scripts/e2e-deps.sh installs it)")
+        scripts = sorted(str(p.relative_to(combo.repo)) for p in combo.repo.glob("scripts/*.sh"))
+        must(combo.run(["shellcheck", *scripts], combo.repo, env, timeout=120))
+        return ", ".join(scripts)
+
+    combo.check("shellcheck scripts/*.sh", shellcheck)
+
+
+def lint(combo: Combo) -> None:
+    combo.check(
+        "ml: mypy --strict (pyproject.toml)",
+        lambda: must(combo.run(["python", "-m", "mypy"], combo.ml, timeout=600)),
+    )
+
+
+def make_test_without_redis_url(combo: Combo) -> None:
+    """The worker's tests (those that need Redis) through the repo's own Makefile,
+    as a user runs them: REDIS_URL unset, nothing skipped."""
+    if not combo.streams:
+        return
+
+    def go() -> str:
+        env = combo.env(PYTEST_ADDOPTS="-p no:cacheprovider -rs -k 'worker or redis'")
+        env.pop("REDIS_URL", None)
+        res = combo.run(["make", "test-ml"], combo.repo, env, timeout=900)
+        must(res)
+        summary = re.findall(r"^=+ (.*(?:passed|failed).*) =+$", res.output, re.M)
+        expect(summary, f"no pytest summary:\n{res.output[-2000:]}")
+        tail = res.output[-3000:]
+        expect("skipped" not in summary[-1], f"tests were skipped: {summary[-1]}\n{tail}")
+        expect(" passed" in summary[-1], summary[-1])
+        return summary[-1]
+
+    combo.check("make test-ml without REDIS_URL: the Redis tests run (own redis-server)", go)
+
+
+def make_dev(combo: Combo) -> None:
+    """`make dev` then Ctrl-C: see the module docstring."""
+    ports = {
+        "GATEWAY_PORT": free_port(),
+        "GATEWAY_METRICS_PORT": free_port(),  # the gateway's metrics listener
+        "ML_PORT": free_port(),
+    }
+    env = combo.env(
+        **ports,
+        GATEWAY_HOST="127.0.0.1",
+        ML_HOST="127.0.0.1",
+        LOG_LEVEL="info",
+        GATEWAY_SHUTDOWN_TIMEOUT_MS=3000,
+    )
+    if combo.streams:
+        ports["REDIS"] = free_port()
+        password = secrets.token_hex(8)
+        env["REDIS_URL"] = f"redis://:{password}@127.0.0.1:{ports['REDIS']}/0"
+        env["STREAM_PREFIX"] = f"{combo.prefix}dev"
+    base = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
+    proc = combo.procs.start("make-dev", ["make", "dev"], combo.repo, env)
+
+    def log() -> str:
+        return proc.log.read_text(errors="replace")
+
+    def ready() -> str:
+        t0 = time.monotonic()
+        wait_until(
+            lambda: f"dev.sh: ready: {base}" in log(),
+            timeout=240,
+            interval=0.2,
+            what=f"make dev to print 'ready: {base}'",
+            proc=proc,
+        )
+        return f"after {time.monotonic() - t0:.1f}s"
+
+    if not combo.check("make dev: prints the URL once the gateway's /readyz is 200", ready):
+        proc.stop(timeout=20)
+        return
+
+    def first_request() -> str:
+        # Ready means answered: the very first request gets its 200.
+        r = post_json(base, "/v1/predict", {"instances": [[5.1, 3.5, 1.4, 0.2]]}, timeout=10)
+        expect(r.status == 200, f"first request after 'ready': {r.short()}")
+        return f"200 in {r.secs * 1000:.0f}ms"
+
+    combo.check("make dev: the first request after 'ready' is a 200", first_request)
+
+    def smoke() -> str:
+        for tool in ("curl", "jq"):
+            if shutil.which(tool) is None:
+                raise CheckFailed(f"{tool} is not on PATH (scripts/smoke.sh needs it)")
+        return must(combo.run(["scripts/smoke.sh", base], combo.repo, env, timeout=60))
+
+    combo.check("scripts/smoke.sh against make dev (what CI runs)", smoke)
+
+    def ctrl_c() -> str:
+        t0 = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        try:
+            rc = proc.popen.wait(timeout=CTRL_C_BUDGET_S + 30)
+        except Exception:  # noqa: BLE001
+            rc = None
+        secs = time.monotonic() - t0
+        text = log()
+        proc.kill_group()
+        errs = []
+        if rc is None:
+            errs.append(f"make dev still running {CTRL_C_BUDGET_S + 30:.0f}s after SIGINT")
+        elif secs > CTRL_C_BUDGET_S:
+            errs.append(f"stopping took {secs:.1f}s (budget {CTRL_C_BUDGET_S:.0f}s)")
+        stopped = dict(re.findall(r"dev\.sh: (\S+) stopped \(exit status (\d+)\)", text))
+        want = ["gateway", "ml"] + (["worker", "redis"] if combo.streams else [])
+        for name in want:
+            if name not in stopped:
+                errs.append(f"no 'dev.sh: {name} stopped (exit status N)' line")
+            elif stopped[name] not in ("0", "130"):
+                errs.append(f"{name} exited with status {stopped[name]} (want 0 or 130)")
+        if re.search(r"did not stop in|killing it", text):
+            errs.append("dev.sh had to SIGKILL a service")
+        gw_lines = [ln for ln in text.splitlines() if ln.startswith("gateway ")]
+        if not any(re.search(r"drain|shutting down|stopped", ln, re.I) for ln in gw_lines):
+            errs.append("no drain/stop log line from the gateway (its last lines were lost?)")
+        for name, port in ports.items():
+            if _listening(port):
+                errs.append(f"port {port} ({name}) still accepts connections")
+        if errs:
+            raise CheckFailed("\n".join(errs) + f"\n--- make dev log tail:\n{proc.log_tail(40)}")
+        codes = ", ".join(f"{k} {v}" for k, v in stopped.items())
+        return f"stopped in {secs:.1f}s; make exit {rc}; {codes}"
+
+    combo.check("make dev: Ctrl-C stops every service cleanly (gateway drains first)", ctrl_c)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
