@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import contract, streams
+from . import contract, go_gateway, streams
 from .httpc import HttpError, post_json, request, status_is
 from .procs import Proc, Procs, closed_port, free_port, must, run, wait_until
 from .redisc import Redis, start_redis
@@ -115,6 +115,7 @@ class Combo:
         self.ml_proc: Proc | None = None
         self.worker: Proc | None = None
         self.gateways: dict[str, tuple[Proc, str]] = {}
+        self.metrics_bases: dict[str, str] = {}  # GATEWAY_METRICS_PORT of each gateway
         self.ml_ok = False  # ML package found, then installed
         self.gw_ok = False  # gateway installed (and built)
 
@@ -445,6 +446,7 @@ class Combo:
                     expect(not res.output.strip(), f"not gofmt-ed:\n{res.output}")
 
                 self.check("gateway: gofmt -l", fmt)
+                go_gateway.lint(self)
             else:
                 self.check(
                     "gateway: npm run lint",
@@ -579,11 +581,13 @@ class Combo:
         prefix: str | None = None,
         wait_ready: bool = True,
         max_body: int = contract.MAX_BODY,
+        extra: dict | None = None,
     ) -> str:
-        port = free_port()
+        port, metrics_port = free_port(), free_port()
         env = self.env(
             GATEWAY_HOST="127.0.0.1",
             GATEWAY_PORT=port,
+            GATEWAY_METRICS_PORT=metrics_port,
             GATEWAY_UPSTREAM_TIMEOUT_MS=timeout_ms,
             GATEWAY_MAX_BODY_BYTES=max_body,
             GATEWAY_SHUTDOWN_TIMEOUT_MS=3000,
@@ -597,6 +601,7 @@ class Combo:
             )
         else:
             env["ML_URL"] = ml_url or ""
+        env.update({k: str(v) for k, v in (extra or {}).items()})
         cmd = [str(self.gw_bin)] if self.gateway == "go" else ["node", "src/server.js"]
         proc = self.procs.start(f"gateway-{role}", cmd, self.gw, env)
         base = f"http://127.0.0.1:{port}"
@@ -608,6 +613,7 @@ class Combo:
             proc=proc,
         )
         self.gateways[role] = (proc, base)
+        self.metrics_bases[role] = f"http://127.0.0.1:{metrics_port}"
         return base
 
     def start(self) -> bool:
@@ -708,6 +714,7 @@ class Combo:
             self.check("gateways for down / slow upstreams started", start_others)
             records = self.ctx.records.setdefault(self.name, {})
             contract.run_cases(self.rep, self.name, self.transport, bases, records)
+            go_gateway.runtime(self, slow.url)
             if "slow" in bases:
                 self.check(
                     "forwards X-Request-ID and traceparent upstream",
@@ -754,7 +761,7 @@ class Combo:
                 timeout=15,
             )
             sent.append((rid, tparent, r.status))
-        tp_re = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
+        tp_re = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-00$")  # GATEWAY_TRACE_SAMPLED unset
         errs = []
         if self.streams:
             entries = self.redis.xrange(f"{self.prefix}slow:requests")

@@ -195,7 +195,8 @@ def cases() -> list[Case]:
         # Health and metrics.
         Case("healthz", "GET", "/healthz", ctype=None, kind="health", health={"status": "ok"}),
         Case("readyz", "GET", "/readyz", ctype=None, kind="health", health={"status": "ready"}),
-        Case("metrics", "GET", "/metrics", ctype=None, kind="metrics"),
+        # /metrics is served on GATEWAY_METRICS_PORT, never on the public port.
+        Case("metrics-not-public", "GET", "/metrics", ctype=None, status=404),
         # Upstream down: 502; not ready: 503 + Retry-After.
         _bad("upstream-down", {"instances": [SETOSA]}, 502, target="down"),
         Case(
