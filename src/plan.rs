@@ -170,9 +170,10 @@ impl Plan {
                     expect: now.clone(),
                 });
             }
-            match (&step.moved_from, &step.ours) {
-                (Some(from), Some(ours)) if step.result.is_some() => txn.removes.push((from.clone(), ours.clone())),
-                _ => {}
+            // A move carries the file's content to its new path (its result),
+            // so the old path goes once that is written.
+            if let (Some(from), Some(ours)) = (&step.moved_from, &step.ours) {
+                txn.removes.push((from.clone(), ours.clone()));
             }
             if step.action == Action::Delete {
                 if let Some(ours) = &step.ours {
@@ -445,6 +446,118 @@ mod tests {
         run(base, ours, theirs, Ownership::Managed).action
     }
 
+    const ALL: [Action; 13] = [
+        Action::Unchanged,
+        Action::Create,
+        Action::Update,
+        Action::Merge,
+        Action::Conflict,
+        Action::ConflictBeside,
+        Action::KeepEdited,
+        Action::KeepScaffold,
+        Action::KeepDeleted,
+        Action::Delete,
+        Action::KeepOrphan,
+        Action::KeepForeign,
+        Action::KeepLinked,
+    ];
+
+    #[test]
+    fn what_each_action_says_and_does() {
+        let table: Vec<(&str, &str, bool, bool)> = ALL
+            .iter()
+            .map(|a| (a.verb(), a.id(), a.writes(), a.is_conflict()))
+            .collect();
+        assert_eq!(
+            table,
+            [
+                ("Unchanged", "unchanged", false, false),
+                ("Created", "create", true, false),
+                ("Updated", "update", true, false),
+                ("Merged", "merge", true, false),
+                ("Conflict", "conflict", true, true),
+                ("Conflict", "conflict_beside", true, true),
+                ("Kept edits", "keep_edited", false, false),
+                ("Kept", "keep_scaffold", false, false),
+                ("Kept deleted", "keep_deleted", false, false),
+                ("Deleted", "delete", true, false),
+                ("Kept orphan", "keep_orphan", false, false),
+                ("Not braid's", "keep_foreign", false, false),
+                ("Not followed", "keep_linked", false, false),
+            ]
+        );
+    }
+
+    fn step(path: &str, action: Action, moved_from: Option<&str>, result: Option<&[u8]>) -> Step {
+        Step {
+            path: path.into(),
+            action,
+            moved_from: moved_from.map(str::to_string),
+            ours: None,
+            result: result.map(<[u8]>::to_vec),
+            mode: 0o644,
+            beside: None,
+            blocked: None,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn changes_are_the_writes_and_the_moves_that_carry_content() {
+        let p = Plan {
+            steps: vec![
+                step("a", Action::Unchanged, None, None),
+                step("b", Action::Update, None, Some(b"b")),
+                step("c", Action::Unchanged, Some("old/c"), Some(b"c")),
+                step("d", Action::KeepDeleted, Some("old/d"), None),
+                step("e", Action::Conflict, None, Some(b"e")),
+                step("f", Action::KeepEdited, None, None),
+            ],
+            state: State::for_render("t", "0", BTreeMap::new(), &FileSet::new()),
+        };
+        let changed: Vec<&str> = p.changes().map(|s| s.path.as_str()).collect();
+        assert_eq!(changed, ["b", "c", "e"]);
+        let conflicts: Vec<&str> = p.conflicts().map(|s| s.path.as_str()).collect();
+        assert_eq!(conflicts, ["e"]);
+    }
+
+    #[derive(Default)]
+    struct Sunk(BTreeMap<String, (Vec<u8>, bool)>);
+
+    impl Sink for Sunk {
+        fn write(&mut self, path: &str, bytes: &[u8], executable: bool) -> anyhow::Result<()> {
+            self.0.insert(path.into(), (bytes.to_vec(), executable));
+            Ok(())
+        }
+        fn remove(&mut self, path: &str) -> anyhow::Result<()> {
+            self.0.remove(path);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn apply_writes_with_the_executable_bit_then_removes() {
+        let mut moved = step("new/x", Action::Unchanged, Some("old/x"), Some(b"x"));
+        moved.ours = Some(b"x".to_vec());
+        moved.mode = 0o755;
+        let mut gone = step("y", Action::Delete, None, None);
+        gone.ours = Some(b"y".to_vec());
+        let p = Plan {
+            steps: vec![moved, gone, step("z", Action::Create, None, Some(b"z"))],
+            state: State::for_render("t", "0", BTreeMap::new(), &FileSet::new()),
+        };
+        let mut disk = Sunk::default();
+        disk.0.insert("old/x".into(), (b"x".to_vec(), false));
+        disk.0.insert("y".into(), (b"y".to_vec(), false));
+        p.apply(&mut disk).unwrap();
+        let after: Vec<(&str, &[u8], bool)> = disk
+            .0
+            .iter()
+            .map(|(k, (b, x))| (k.as_str(), b.as_slice(), *x))
+            .collect();
+        assert_eq!(after, [("new/x", &b"x"[..], true), ("z", &b"z"[..], false)]);
+    }
+
     // One test per row of DESIGN.md section 5, plus the rows it implies.
 
     #[test]
@@ -560,6 +673,22 @@ mod tests {
         assert!(d.note.unwrap().contains("no longer parses"));
     }
 
+    #[test]
+    fn a_structured_file_the_user_already_broke_is_merged_as_text() {
+        // ours does not parse: the merge cannot be blamed for the result.
+        let base = b"[a]\nx = 1\nw = 0\nv = 0\n";
+        let ours = b"[a]\nx = = 1\nw = 0\nv = 0\n";
+        let theirs = b"[a]\nx = 1\nw = 0\nv = 9\n";
+        let d = decide(Sides {
+            base: Some(base),
+            ours: &file(ours),
+            theirs: Some(theirs),
+            ownership: Ownership::Managed,
+            path: "x.toml",
+        });
+        assert_eq!(d.action, Action::Merge, "{d:?}");
+    }
+
     struct Mem(BTreeMap<String, Vec<u8>>);
 
     impl Disk for Mem {
@@ -660,6 +789,65 @@ mod tests {
             ("new/x", &b"x\nmine\n"[..])
         );
         assert_eq!(txn.removes, vec![("old/x".to_string(), b"x\nmine\n".to_vec())]);
+        assert_eq!(
+            p.steps.len(),
+            1,
+            "the old path is moved, not also an orphan: {:?}",
+            p.steps
+        );
+        assert!(p.state.files.contains_key("new/x") && !p.state.files.contains_key("old/x"));
+    }
+
+    #[test]
+    fn a_deleted_managed_file_is_recorded_as_deleted_and_an_edited_orphan_keeps_its_record() {
+        let old = state(&[("gone", b"g\n"), ("orphan", b"o\n")]);
+        let new = render(&[("gone", b"g2\n")]);
+        let disk = Mem([("orphan".to_string(), b"o\nmine\n".to_vec())].into());
+        let p = plan(
+            &old,
+            &new,
+            &BTreeMap::new(),
+            &disk,
+            State::for_render("t", "0", BTreeMap::new(), &new),
+        )
+        .unwrap();
+        assert!(p.state.files["gone"].deleted, "regen keeps it deleted next time");
+        assert_eq!(
+            p.state.files.get("orphan"),
+            old.files.get("orphan"),
+            "the orphan's base stays"
+        );
+        let actions: Vec<Action> = p.steps.iter().map(|s| s.action).collect();
+        assert_eq!(actions, [Action::KeepDeleted, Action::KeepOrphan]);
+    }
+
+    #[test]
+    fn a_link_in_the_way_is_named_in_the_step() {
+        struct Linked;
+        impl Disk for Linked {
+            fn read(&self, path: &str) -> anyhow::Result<Found> {
+                Ok(Found::Blocked(Blocked {
+                    at: format!("{path}-link"),
+                    what: crate::fsx::BlockKind::Link,
+                }))
+            }
+        }
+        let old = state(&[("a", b"a\n")]);
+        let new = render(&[("a", b"b\n")]);
+        let p = plan(
+            &old,
+            &new,
+            &BTreeMap::new(),
+            &Linked,
+            State::for_render("t", "0", BTreeMap::new(), &new),
+        )
+        .unwrap();
+        assert_eq!(p.steps[0].action, Action::KeepLinked);
+        assert_eq!(p.steps[0].blocked.as_ref().map(|b| b.at.as_str()), Some("a-link"));
+        assert!(
+            !p.state.files.contains_key("a"),
+            "braid no longer answers for a path behind a link"
+        );
     }
 
     #[test]

@@ -52,9 +52,11 @@ class ContractSuiteOnFakes(unittest.TestCase):
             fake_gateway(f"http://127.0.0.1:{procs.closed_port()}"),
             fake_gateway(self.slow.url, timeout_ms=contract.SLOW_TIMEOUT_MS),
             fake_gateway(self.err.url),
+            fake_gateway(self.ml.url, metrics_listener=True),
         ]
         try:
-            bases = dict(zip(["main", "down", "slow", "err500"], [g.url for g in gws], strict=True))
+            names = ["main", "down", "slow", "err500", "metrics"]
+            bases = dict(zip(names, [g.url for g in gws], strict=True))
             rep, records = quiet(), {}
             contract.run_cases(rep, "fake", "http", bases, records)
             return rep, records

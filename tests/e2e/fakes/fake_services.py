@@ -116,10 +116,15 @@ def fake_ml():
 
 
 def fake_gateway(
-    ml_url: str, timeout_ms: int = 5000, max_body: int = 1 << 20, deviation: str | None = None
+    ml_url: str,
+    timeout_ms: int = 5000,
+    max_body: int = 1 << 20,
+    deviation: str | None = None,
+    metrics_listener: bool = False,
 ):
     """deviation: None (faithful), 'charset' (adds ; charset=utf-8 on
-    success), 'allow' (Allow: GET, POST on 405)."""
+    success), 'allow' (Allow: GET, POST on 405). metrics_listener: the
+    gateway's /metrics listener (GATEWAY_METRICS_PORT) instead."""
 
     class H(_Base):
         def _rid(self):
@@ -133,6 +138,10 @@ def fake_gateway(
 
         def do_GET(self):
             self._rid()
+            if metrics_listener:
+                if self.path == "/metrics":
+                    return self.send(200, b"# TYPE x counter\nx 1\n", "text/plain; version=0.0.4")
+                return self.fail(404)
             if self.path == "/healthz":
                 return self.send(200, b'{"status":"ok"}')
             if self.path == "/readyz":
@@ -147,7 +156,6 @@ def fake_gateway(
                 if ok:
                     return self.send(200, b'{"status":"ready"}')
                 return self.fail(503, {"Retry-After": "1"})
-            # /metrics is not on the public port (GATEWAY_METRICS_PORT): 404 below.
             if self.path == "/v1/predict":
                 allow = "GET, POST" if deviation == "allow" else "POST"
                 return self.fail(405, {"Allow": allow})

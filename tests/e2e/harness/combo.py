@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import contract, go_gateway, streams
+from . import contract, go_gateway, idle, streams
 from .httpc import HttpError, post_json, request, status_is
 from .procs import Proc, Procs, closed_port, free_port, must, run, wait_until
 from .redisc import Redis, start_redis
@@ -115,7 +115,7 @@ class Combo:
         self.ml_proc: Proc | None = None
         self.worker: Proc | None = None
         self.gateways: dict[str, tuple[Proc, str]] = {}
-        self.metrics_bases: dict[str, str] = {}  # GATEWAY_METRICS_PORT of each gateway
+        self.metrics_bases: dict[str, str] = {}  # role -> base URL of its /metrics listener
         self.ml_ok = False  # ML package found, then installed
         self.gw_ok = False  # gateway installed (and built)
 
@@ -583,14 +583,14 @@ class Combo:
         max_body: int = contract.MAX_BODY,
         extra: dict | None = None,
     ) -> str:
-        port, metrics_port = free_port(), free_port()
+        port = free_port()
         env = self.env(
             GATEWAY_HOST="127.0.0.1",
             GATEWAY_PORT=port,
-            GATEWAY_METRICS_PORT=metrics_port,
             GATEWAY_UPSTREAM_TIMEOUT_MS=timeout_ms,
             GATEWAY_MAX_BODY_BYTES=max_body,
             GATEWAY_SHUTDOWN_TIMEOUT_MS=3000,
+            GATEWAY_METRICS_PORT=(metrics_port := free_port()),
             LOG_LEVEL="info",
         )
         if self.streams:
@@ -687,7 +687,7 @@ class Combo:
 
     # contract -------------------------------------------------------------------
     def contract(self) -> None:
-        bases = {"main": self.gateways["main"][1]}
+        bases = {"main": self.gateways["main"][1], "metrics": self.metrics_bases["main"]}
         with (
             SlowServer(delay=contract.SLOW_TIMEOUT_MS / 1000 + 3) as slow,
             SlowServer(delay=0, status=500, body=b'{"detail": "boom"}') as err500,
@@ -714,6 +714,8 @@ class Combo:
             self.check("gateways for down / slow upstreams started", start_others)
             records = self.ctx.records.setdefault(self.name, {})
             contract.run_cases(self.rep, self.name, self.transport, bases, records)
+            if not self.streams:
+                self.check("idle pauses around the ML keep-alive", idle.pauses, bases["main"])
             go_gateway.runtime(self, slow.url)
             if "slow" in bases:
                 self.check(
@@ -761,7 +763,8 @@ class Combo:
                 timeout=15,
             )
             sent.append((rid, tparent, r.status))
-        tp_re = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-00$")  # GATEWAY_TRACE_SAMPLED unset
+        # A new trace is unsampled (-00) unless GATEWAY_TRACE_SAMPLED is set.
+        tp_re = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$")
         errs = []
         if self.streams:
             entries = self.redis.xrange(f"{self.prefix}slow:requests")

@@ -6,9 +6,11 @@ export const TITLES = Object.freeze({
   400: 'Bad Request',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
@@ -31,14 +33,11 @@ export class HttpProblem extends Error {
 }
 
 export function problemBody(status, detail, request) {
-  return {
-    type: 'about:blank',
-    title: TITLES[status] ?? TITLES[500],
-    status,
-    detail,
-    instance: requestPath(request.url),
-    request_id: request.id,
-  }
+  return problem(status, detail, requestPath(request.url), request.id)
+}
+
+export function problem(status, detail, instance, requestId) {
+  return { type: 'about:blank', title: TITLES[status] ?? TITLES[500], status, detail, instance, request_id: requestId }
 }
 
 // Send a JSON body with an exact Content-Type. Fastify appends

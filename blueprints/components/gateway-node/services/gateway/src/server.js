@@ -1,6 +1,9 @@
-// Entry point: load the config, listen, and drain on SIGTERM/SIGINT.
+// Entry point: load the config, listen (public port and metrics port), and
+// on SIGTERM/SIGINT stop in two steps: not ready first, then the drain.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
+import { createMetricsServer } from './metrics-server.js'
 
 let config
 try {
@@ -12,19 +15,27 @@ try {
 }
 
 const app = buildApp(config)
+let metricsServer
 
 let stopping = false
 async function shutdown(signal) {
   if (stopping) return
   stopping = true
-  app.log.info({ signal }, 'draining')
+  // /readyz fails from now on; requests are still served for
+  // GATEWAY_DRAIN_DELAY_MS, while load balancers take the gateway out.
+  app.shuttingDown = true
+  app.log.info({ signal, drain_delay_ms: config.drainDelayMs }, 'shutting down')
   const timer = setTimeout(() => {
     app.log.error({ timeout_ms: config.shutdownTimeoutMs }, 'drain timed out; exiting')
     process.exit(1)
-  }, config.shutdownTimeoutMs)
+  }, config.drainDelayMs + config.shutdownTimeoutMs)
   timer.unref()
   try {
+    if (config.drainDelayMs > 0) await sleep(config.drainDelayMs)
+    app.log.info('draining')
     await app.close()
+    metricsServer?.closeAllConnections()
+    metricsServer?.close()
     app.log.info('stopped')
     process.exit(0)
   } catch (err) {
@@ -37,6 +48,12 @@ process.once('SIGINT', shutdown)
 
 try {
   await app.listen({ host: config.host, port: config.port })
+  metricsServer = createMetricsServer(app.metrics.registry, app.log)
+  await new Promise((resolve, reject) => {
+    metricsServer.once('error', reject)
+    metricsServer.listen(config.metricsPort, config.metricsHost, resolve)
+  })
+  app.log.info(`metrics at http://${config.metricsHost}:${config.metricsPort}/metrics`)
 } catch (err) {
   app.log.fatal({ err }, 'could not start')
   process.exit(1)

@@ -3,12 +3,16 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import net from 'node:net'
 import { describe, test } from 'node:test'
 import { buildApp } from '../src/app.js'
+import { createMetricsServer } from '../src/metrics-server.js'
 import { UpstreamError } from '../src/upstream/errors.js'
 import { HEX32, assertProblem, predict, stubUpstream, testApp, testConfig } from './helpers.js'
 
 const IRIS = { instances: [[5.1, 3.5, 1.4, 0.2]] }
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const metricsText = (app) => app.metrics.registry.metrics()
 
 describe('health', () => {
   test('GET /healthz answers ok', async (t) => {
@@ -45,14 +49,32 @@ describe('health', () => {
     assert.equal(res.headers['retry-after'], '1')
   })
 
-  test('GET /metrics counts requests by route and status, and upstream outcomes', async (t) => {
+  test('/metrics off the public port: a 404 there', async (t) => {
+    const app = await testApp(t)
+    assertProblem(await app.inject({ method: 'GET', url: '/metrics' }), 404, 'Not Found', '/metrics')
+  })
+
+  test('the metrics listener serves GET /metrics and nothing else', async (t) => {
+    const app = await testApp(t)
+    const server = createMetricsServer(app.metrics.registry, app.log)
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    t.after(() => server.close())
+    const base = `http://127.0.0.1:${server.address().port}`
+    const res = await fetch(`${base}/metrics`)
+    assert.equal(res.status, 200)
+    assert.match(res.headers.get('content-type'), /^text\/plain/)
+    assert.match(await res.text(), /gateway_inflight_requests 0/)
+    assert.equal((await fetch(`${base}/v1/predict`)).status, 404)
+    assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405)
+  })
+
+  test('metrics count requests by route and status, and upstream outcomes', async (t) => {
     const app = await testApp(t)
     await app.inject({ method: 'GET', url: '/healthz' })
     await app.inject({ method: 'GET', url: '/nope' })
     await predict(app, IRIS)
-    const res = await app.inject({ method: 'GET', url: '/metrics' })
-    assert.equal(res.statusCode, 200)
-    assert.match(res.headers['content-type'], /^text\/plain/)
+    const res = { body: await metricsText(app) }
     assert.match(res.body, /gateway_http_requests_total\{method="GET",route="\/healthz",status="200"\} 1/)
     assert.match(res.body, /gateway_http_requests_total\{method="GET",route="unmatched",status="404"\} 1/)
     assert.match(res.body, /gateway_http_request_duration_seconds_count\{method="POST",route="\/v1\/predict",status="200"\} 1/)
@@ -120,10 +142,17 @@ describe('request ids and tracing', () => {
       const upstream = stubUpstream()
       const app = await testApp(t, { upstream })
       await predict(app, IRIS, bad === undefined ? {} : { traceparent: bad })
-      assert.match(upstream.calls[0].traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+      assert.match(upstream.calls[0].traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/)
       assert.notEqual(upstream.calls[0].traceparent, bad)
     })
   }
+
+  test('a new trace is sampled only with GATEWAY_TRACE_SAMPLED', async (t) => {
+    const upstream = stubUpstream()
+    const app = await testApp(t, { upstream, config: { traceSampled: true } })
+    await predict(app, IRIS)
+    assert.match(upstream.calls[0].traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+  })
 })
 
 describe('POST /v1/predict', () => {
@@ -161,13 +190,14 @@ describe('POST /v1/predict', () => {
     ['server_error', 502, 'Bad Gateway'],
     ['bad_response', 502, 'Bad Gateway'],
   ]) {
-    test(`an upstream ${kind} is a ${status}`, async (t) => {
+    test(`an upstream ${kind} is a ${status}, its cause not shown`, async (t) => {
       const upstream = stubUpstream(() => {
-        throw new UpstreamError(kind, 'boom')
+        throw new UpstreamError(kind, 'Redis at 10.0.0.7:6379 said boom')
       })
       const app = await testApp(t, { upstream })
-      assertProblem(await predict(app, IRIS), status, title)
-      const metrics = await app.inject({ method: 'GET', url: '/metrics' })
+      const body = assertProblem(await predict(app, IRIS), status, title)
+      assert.doesNotMatch(body.detail, /boom|Redis|10\.0/)
+      const metrics = { body: await metricsText(app) }
       assert.match(metrics.body, new RegExp(`gateway_upstream_requests_total\\{outcome="${kind}"\\} 1`))
     })
   }
@@ -280,6 +310,35 @@ describe('POST /v1/predict', () => {
       assert.equal((await predict(app, body)).statusCode, 200)
     })
   }
+
+  test('ML_MAX_BATCH sets the row limit', async (t) => {
+    const small = await testApp(t, { config: { maxRows: 2 } })
+    assertProblem(await predict(small, { instances: rows(3) }), 422, 'Unprocessable Content')
+    const large = await testApp(t, { config: { maxRows: 1000 } })
+    assert.equal((await predict(large, { instances: rows(1000) })).statusCode, 200)
+  })
+
+  test('load shedding: past GATEWAY_MAX_INFLIGHT a prediction gets a fast 503 with Retry-After', async (t) => {
+    const releases = []
+    const upstream = stubUpstream(async () => {
+      await new Promise((resolve) => releases.push(resolve))
+      return { status: 200, body: Buffer.from('{}'), contentType: 'application/json' }
+    })
+    const app = await testApp(t, { upstream, config: { maxInflight: 2 } })
+    const first = [predict(app, IRIS), predict(app, IRIS)]
+    while (releases.length < 2) await sleep(5)
+    const shed = await predict(app, IRIS)
+    assertProblem(shed, 503, 'Service Unavailable')
+    assert.equal(shed.headers['retry-after'], '1')
+    assert.equal(upstream.calls.length, 2)
+    assert.match(await metricsText(app), /gateway_inflight_requests 2/)
+    for (const release of releases) release()
+    for (const res of await Promise.all(first)) assert.equal(res.statusCode, 200)
+    const again = predict(app, IRIS)
+    while (releases.length < 3) await sleep(5)
+    releases[2]()
+    assert.equal((await again).statusCode, 200)
+  })
 })
 
 describe('routing', () => {
@@ -300,7 +359,6 @@ describe('routing', () => {
     ['OPTIONS', '/v1/predict', 'POST'],
     ['POST', '/healthz', 'GET, HEAD'],
     ['DELETE', '/readyz', 'GET, HEAD'],
-    ['POST', '/metrics', 'GET, HEAD'],
   ]) {
     test(`${method} ${url} is a 405 with Allow: ${allow}`, async (t) => {
       const app = await testApp(t)
@@ -321,7 +379,71 @@ describe('routing', () => {
   })
 })
 
+// A raw HTTP/1.1 exchange: writes `request` (string or chunks sent
+// `gapMs` apart) and resolves to the whole answer once the server closes.
+async function raw(app, request, { gapMs = 0 } = {}) {
+  const socket = net.connect(app.server.address().port, '127.0.0.1')
+  await once(socket, 'connect')
+  const chunks = []
+  socket.on('data', (chunk) => chunks.push(chunk))
+  socket.on('error', () => {})
+  const closed = once(socket, 'close')
+  for (const part of [request].flat()) {
+    if (socket.destroyed) break
+    socket.write(part)
+    if (gapMs) await sleep(gapMs)
+  }
+  await closed
+  const text = Buffer.concat(chunks).toString('latin1')
+  const [head, body] = text.split('\r\n\r\n')
+  const [statusLine, ...lines] = head.split('\r\n')
+  const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]))
+  return { statusCode: Number(statusLine.split(' ')[1]), headers, body, json: () => JSON.parse(body) }
+}
+
+async function listening(t, config = {}) {
+  const app = buildApp(testConfig(config), { logger: false, createUpstream: () => stubUpstream() })
+  t.after(() => app.close())
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return app
+}
+
+// Before any request was parsed there is no path: the instance is empty.
+describe("errors of Node's HTTP parser are problems with a request id too", () => {
+  for (const [name, request, status, title, instance] of [
+    ['headers over 64 KiB', `GET /v1/predict?x=1 HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`, 431, 'Request Header Fields Too Large', ''],
+    ['a garbage request line', 'HELLO\r\n\r\n', 400, 'Bad Request', ''],
+    ['Content-Length with Transfer-Encoding', 'POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400, 'Bad Request', ''],
+  ]) {
+    test(`${name}: ${status}`, async (t) => {
+      const app = await listening(t)
+      const res = await raw(app, request)
+      assertProblem(res, status, title, instance)
+      assert.match(res.headers['x-request-id'], HEX32)
+      assert.equal(res.headers.connection, 'close')
+      assert.equal(Number(res.headers['content-length']), Buffer.byteLength(res.body))
+    })
+  }
+
+  test('headers that take over 5 s: 408', async (t) => {
+    const app = await listening(t)
+    const started = performance.now()
+    const res = await raw(app, ['GET /healthz HTTP/1.1\r\n', 'Host: x\r\n', 'X-Slow: 1\r\n', 'X-Slow: 2\r\n', 'X-Slow: 3\r\n', 'X-Slow: 4\r\n', 'X-Slow: 5\r\n', 'X-Slow: 6\r\n', 'X-Slow: 7\r\n'], { gapMs: 1000 })
+    assertProblem(res, 408, 'Request Timeout', '')
+    assert.ok(performance.now() - started < 7500, 'the 408 came late')
+  })
+})
+
 describe('draining', () => {
+  test('on SIGTERM readiness fails first, while predictions are still served', async (t) => {
+    const app = await testApp(t)
+    app.shuttingDown = true
+    const ready = await app.inject({ method: 'GET', url: '/readyz' })
+    assertProblem(ready, 503, 'Service Unavailable', '/readyz')
+    assert.equal(ready.headers['retry-after'], '1')
+    assert.equal((await predict(app, IRIS)).statusCode, 200)
+  })
+
   test('while draining, predictions and readiness get 503 with Retry-After', async (t) => {
     const app = await testApp(t)
     app.draining = true
@@ -372,6 +494,18 @@ describe('processes', () => {
     const [code] = await once(child, 'exit')
     assert.equal(code, 2)
     assert.match(stderr, /GATEWAY_PORT/)
+  })
+
+  test('server.js refuses a timeout past 2^31-1 ms (it would overflow to 1 ms)', async () => {
+    const child = spawn(process.execPath, ['src/server.js'], {
+      env: { ...process.env, GATEWAY_UPSTREAM_TIMEOUT_MS: '3000000000' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    const [code] = await once(child, 'exit')
+    assert.equal(code, 2)
+    assert.match(stderr, /GATEWAY_UPSTREAM_TIMEOUT_MS=/)
   })
 
   test('healthcheck.js exits 0 when /healthz answers, 1 when nothing listens', async (t) => {

@@ -1,35 +1,76 @@
 // HTTP transport: POST the request body to the ML service over a keep-alive
 // connection pool, with one time budget for the whole exchange.
-import { Pool } from 'undici'
+import { Client, Pool } from 'undici'
+import { MAX_TIMER_MS } from '../config.js'
 import { JSON_TYPE, PROBLEM_TYPE } from '../problem.js'
 import { UpstreamError } from './errors.js'
+
+// An idle pooled connection is closed after this long. It must stay below
+// the ML server's own keep-alive (uvicorn: 5 s), or the gateway writes
+// requests on connections the server is closing. 4 s is undici's default.
+export const KEEP_ALIVE_MS = 4_000
+
+// Errors of a connection that died before any answer arrived: the server
+// closed it (its keep-alive ran out as the request went out) or reset it.
+const CONNECTION_LOST = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE'])
+
+// The ML service's 4xx problems that reach the client as they are: the
+// request was at fault. Any other answer (a 404 from a wrong base path in
+// ML_URL, a proxy's 401 or HTML page, any 5xx) is the gateway's problem: 502.
+const RELAYED_4XX = new Set([400, 413, 422])
 
 export function createHttpUpstream(config) {
   const base = new URL(config.mlUrl)
   const prefix = base.pathname.replace(/\/+$/, '')
-  const pool = new Pool(base.origin, {
-    connections: 64,
-    keepAliveTimeout: 30_000,
+  const options = {
+    keepAliveTimeout: KEEP_ALIVE_MS,
     // The budget timer below decides between 502 and 504, so let it fire first.
-    connectTimeout: config.upstreamTimeoutMs + 1000,
-  })
+    connectTimeout: Math.min(config.upstreamTimeoutMs + 1000, MAX_TIMER_MS),
+  }
+  const pool = new Pool(base.origin, { connections: 64, ...options })
 
-  // Run `fn(signal)` with the upstream time budget; a timeout is an
-  // UpstreamError("timeout"), any other failure "unavailable".
-  async function withBudget(what, fn) {
-    const controller = new AbortController()
+  // One request on a connection of its own, closed once answered.
+  function onNewConnection(request) {
+    const client = new Client(base.origin, options)
+    const answer = client.request(request)
+    client.close().catch(() => {})
+    return answer
+  }
+
+  // Send through the pool. Even below the server's keep-alive, the server
+  // may close a pooled connection just as a request goes out on it (another
+  // hop with a shorter keep-alive, a restart): nothing was answered, and a
+  // prediction has no side effects, so it is sent once more, on a new
+  // connection (the other idle ones may be closing too), within the budget.
+  async function send(request) {
+    try {
+      return await pool.request(request)
+    } catch (err) {
+      if (request.signal.aborted || !CONNECTION_LOST.has(err.code)) throw err
+      return onNewConnection(request)
+    }
+  }
+
+  // Run `fn(signal)` with the upstream time budget; `signal` also aborts
+  // when `cancel` does (the client went away). A timeout is an
+  // UpstreamError("timeout"), a cancel "canceled", any other failure
+  // "unavailable".
+  async function withBudget(what, cancel, fn) {
+    const budget = new AbortController()
     let timedOut = false
     const timer = setTimeout(() => {
       timedOut = true
-      controller.abort()
+      budget.abort()
     }, config.upstreamTimeoutMs)
+    const signal = cancel ? AbortSignal.any([budget.signal, cancel]) : budget.signal
     try {
-      return await fn(controller.signal)
+      return await fn(signal)
     } catch (err) {
       if (err instanceof UpstreamError) throw err
       if (timedOut) {
         throw new UpstreamError('timeout', `the ML service did not answer ${what} within ${config.upstreamTimeoutMs} ms`, { cause: err })
       }
+      if (cancel?.aborted) throw new UpstreamError('canceled', `the client went away before ${what} was answered`, { cause: err })
       throw new UpstreamError('unavailable', `the ML service is unreachable: ${err.code ?? err.message}`, { cause: err })
     } finally {
       clearTimeout(timer)
@@ -39,11 +80,12 @@ export function createHttpUpstream(config) {
   return {
     async start() {},
 
-    // body: the client's JSON bytes. Resolves to { status, body, contentType }
-    // for 200 and 4xx answers; throws UpstreamError otherwise.
-    predict({ body, requestId, traceparent }) {
-      return withBudget('the prediction', async (signal) => {
-        const res = await pool.request({
+    // body: the client's JSON bytes; signal: aborts the call (the client
+    // went away). Resolves to { status, body, contentType } for 200 and the
+    // contract's 4xx answers; throws UpstreamError otherwise.
+    predict({ body, requestId, traceparent, signal: cancel }) {
+      return withBudget('the prediction', cancel, async (signal) => {
+        const res = await send({
           method: 'POST',
           path: `${prefix}/v1/predict`,
           headers: {
@@ -55,20 +97,20 @@ export function createHttpUpstream(config) {
           body,
           signal,
         })
-        if (res.statusCode >= 500 || (res.statusCode < 400 && res.statusCode !== 200)) {
+        const contentType = res.statusCode === 200 ? JSON_TYPE : PROBLEM_TYPE
+        if (res.statusCode !== 200 && !(RELAYED_4XX.has(res.statusCode) && mediaType(res.headers) === PROBLEM_TYPE)) {
           await res.body.dump()
-          throw new UpstreamError('server_error', `the ML service answered ${res.statusCode}`)
+          throw new UpstreamError('server_error', `the ML service answered ${res.statusCode} (${mediaType(res.headers) || 'no Content-Type'})`)
         }
         const bytes = Buffer.from(await res.body.arrayBuffer())
-        const contentType = res.statusCode === 200 ? JSON_TYPE : mediaType(res.headers['content-type'])
         return { status: res.statusCode, body: bytes, contentType }
       })
     },
 
     // Resolves when GET /readyz on the ML service answers 200.
     ready() {
-      return withBudget('/readyz', async (signal) => {
-        const res = await pool.request({ method: 'GET', path: `${prefix}/readyz`, signal })
+      return withBudget('/readyz', undefined, async (signal) => {
+        const res = await send({ method: 'GET', path: `${prefix}/readyz`, signal })
         await res.body.dump()
         if (res.statusCode !== 200) {
           throw new UpstreamError('server_error', `the ML service /readyz answered ${res.statusCode}`)
@@ -82,8 +124,6 @@ export function createHttpUpstream(config) {
   }
 }
 
-// Relayed 4xx answers keep problem+json when the ML service sent it.
-function mediaType(header) {
-  const type = String(header ?? '').split(';', 1)[0].trim().toLowerCase()
-  return type === PROBLEM_TYPE ? PROBLEM_TYPE : JSON_TYPE
+function mediaType(headers) {
+  return String(headers['content-type'] ?? '').split(';', 1)[0].trim().toLowerCase()
 }

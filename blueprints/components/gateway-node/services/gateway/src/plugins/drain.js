@@ -1,14 +1,21 @@
-// Draining: once fastify.close() starts (SIGTERM), new work gets 503 with
-// Retry-After while in-flight requests finish.
+// Shutting down, in two steps. On SIGTERM, server.js sets `shuttingDown`:
+// /readyz answers 503 so that load balancers stop sending, while requests
+// are still served (GATEWAY_DRAIN_DELAY_MS). Then fastify.close() starts
+// the drain: new work gets 503 with Retry-After while in-flight requests
+// finish.
 import fp from 'fastify-plugin'
 import { HttpProblem } from '../problem.js'
 
+const shuttingDown = () => new HttpProblem(503, 'the gateway is shutting down', { headers: { 'Retry-After': '1' } })
+
 async function drain(fastify) {
+  fastify.decorate('shuttingDown', false)
   fastify.decorate('draining', false)
   fastify.decorate('assertNotDraining', () => {
-    if (fastify.draining) {
-      throw new HttpProblem(503, 'the gateway is shutting down', { headers: { 'Retry-After': '1' } })
-    }
+    if (fastify.draining) throw shuttingDown()
+  })
+  fastify.decorate('assertReady', () => {
+    if (fastify.shuttingDown || fastify.draining) throw shuttingDown()
   })
   fastify.addHook('preClose', async () => {
     fastify.draining = true

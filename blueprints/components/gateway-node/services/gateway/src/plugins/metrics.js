@@ -23,7 +23,7 @@ async function metrics(fastify) {
   })
   const upstream = new client.Counter({
     name: 'gateway_upstream_requests_total',
-    help: 'Predictions sent upstream, by outcome (ok, client_error, server_error, timeout, unavailable).',
+    help: 'Predictions sent upstream, by outcome (ok, client_error, server_error, timeout, unavailable, canceled).',
     labelNames: ['outcome'],
     registers: [registry],
   })
@@ -40,9 +40,21 @@ async function metrics(fastify) {
     registers: [registry],
   })
 
+  const inflight = new client.Gauge({
+    name: 'gateway_inflight_requests',
+    help: 'Predictions being answered now (GATEWAY_MAX_INFLIGHT caps them).',
+    registers: [registry],
+  })
+
   fastify.decorate('metrics', {
     registry,
     droppedReplies,
+    // `count()` is read at each scrape.
+    trackInflight(count) {
+      inflight.collect = function () {
+        this.set(count())
+      }
+    },
     // Record one upstream call; `outcome` is one of the label values above.
     observeUpstream(outcome, seconds) {
       upstream.inc({ outcome })

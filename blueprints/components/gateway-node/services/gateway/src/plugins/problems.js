@@ -1,8 +1,10 @@
 // Every error leaves the gateway as RFC 9457 problem+json (see
 // docs/ml-gateway-contract.md, "Errors"). This plugin owns the JSON body
 // parser, the error handler, and the 404/405 answers.
+import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
-import { HttpProblem, sendProblem } from '../problem.js'
+import { HttpProblem, PROBLEM_TYPE, TITLES, problem, requestPath, sendProblem } from '../problem.js'
+import { newRequestId } from './request-id.js'
 
 // Fastify error codes that map onto a contract status.
 const FASTIFY_CODES = {
@@ -66,7 +68,7 @@ async function problems(fastify) {
       return sendProblem(reply, 400, error.message)
     }
     request.log.error({ err: error }, 'unhandled error')
-    return sendProblem(reply, 500, 'the gateway failed to handle the request')
+    return sendProblem(reply, 500, 'the gateway failed to answer')
   })
 }
 
@@ -83,4 +85,41 @@ function validationDetail({ instancePath, message, params }) {
 export function frameworkErrors(error, request, reply) {
   reply.header('X-Request-ID', request.id)
   return sendProblem(reply, 400, error.message)
+}
+
+// Node's HTTP parser refuses some requests before Fastify sees them: headers
+// too large, not HTTP/1.1, too slow to arrive. Fastify's clientErrorHandler
+// option: they get a problem too, with a new request id, and the connection
+// closes.
+const CLIENT_ERRORS = {
+  HPE_HEADER_OVERFLOW: [431, 'the request headers are too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'the request did not arrive in time'],
+}
+
+export function clientErrorHandler(err, socket) {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  let [status, detail] = CLIENT_ERRORS[err.code] ?? [400, 'the request is not valid HTTP/1.1']
+  // The answer under way, if the request got that far (Node's own handler
+  // checks it the same way): its path is the problem's instance.
+  const response = socket._httpMessage
+  if (response?.headersSent || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  if (status === 408 && response) detail = 'the body did not arrive in time'
+  const requestId = newRequestId()
+  this.log.info({ request_id: requestId, status, err: { code: err.code, message: err.message } }, 'request refused by the HTTP parser')
+  const instance = response?.req?.url === undefined ? '' : requestPath(response.req.url)
+  const body = JSON.stringify(problem(status, detail, instance, requestId))
+  socket.end(
+    `HTTP/1.1 ${status} ${TITLES[status] ?? STATUS_CODES[status]}\r\n` +
+      `Content-Type: ${PROBLEM_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Request-ID: ${requestId}\r\n` +
+      `Date: ${new Date().toUTCString()}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  )
+  // Let the client read the answer, then close for good.
+  setTimeout(() => socket.destroy(), 1000).unref()
 }

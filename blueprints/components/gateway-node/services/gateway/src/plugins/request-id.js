@@ -9,10 +9,12 @@ const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(
 
 const hex = (bytes) => randomBytes(bytes).toString('hex')
 
+export const newRequestId = () => hex(16)
+
 // Keep the client's X-Request-ID when it is well formed, else make one.
 export function genReqId(req) {
   const id = req.headers['x-request-id']
-  return typeof id === 'string' && CLIENT_ID.test(id) ? id : hex(16)
+  return typeof id === 'string' && CLIENT_ID.test(id) ? id : newRequestId()
 }
 
 export function validTraceparent(value) {
@@ -25,16 +27,18 @@ export function validTraceparent(value) {
   return !/^0+$/.test(traceId) && !/^0+$/.test(parentId)
 }
 
-export function newTraceparent() {
-  return `00-${hex(16)}-${hex(8)}-01`
+// A new trace, sampled or not (GATEWAY_TRACE_SAMPLED): the gateway does not
+// decide for a tracing backend it does not know.
+export function newTraceparent(sampled = false) {
+  return `00-${hex(16)}-${hex(8)}-${sampled ? '01' : '00'}`
 }
 
-async function requestId(fastify) {
+async function requestId(fastify, { traceSampled = false } = {}) {
   fastify.decorateRequest('traceparent', '')
 
   fastify.addHook('onRequest', async (request) => {
     const header = request.headers.traceparent
-    request.traceparent = validTraceparent(header) ? header : newTraceparent()
+    request.traceparent = validTraceparent(header) ? header : newTraceparent(traceSampled)
   })
 
   fastify.addHook('onSend', async (request, reply) => {

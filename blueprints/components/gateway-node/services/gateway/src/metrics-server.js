@@ -1,0 +1,25 @@
+// The /metrics listener, apart from the public port (GATEWAY_METRICS_HOST,
+// loopback by default, and GATEWAY_METRICS_PORT): process, heap and route
+// data are for the operator's scraper, not for clients.
+import http from 'node:http'
+
+export function createMetricsServer(registry, log) {
+  return http.createServer(async (req, res) => {
+    if (req.url.split('?', 1)[0] !== '/metrics') {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: the metrics are at /metrics\n')
+      return
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('use GET\n')
+      return
+    }
+    try {
+      const body = await registry.metrics()
+      res.writeHead(200, { 'Content-Type': registry.contentType, 'Content-Length': Buffer.byteLength(body) })
+      res.end(req.method === 'HEAD' ? undefined : body)
+    } catch (err) {
+      log.error({ err }, 'could not collect the metrics')
+      res.writeHead(500, { 'Content-Type': 'text/plain' }).end('could not collect the metrics\n')
+    }
+  })
+}
