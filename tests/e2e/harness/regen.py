@@ -21,7 +21,7 @@ from .procs import must
 from .report import expect
 
 SERVER_GO = "services/gateway/internal/httpapi/server.go"
-ROUTE_ANCHOR = '\ts.route("GET /metrics", opts.Metrics.Handler().ServeHTTP)\n'
+ROUTE_ANCHOR = '\ts.route("GET /readyz", s.readyz)\n'
 ROUTE_LINE = '\ts.route("GET /v1/hello", s.hello)\n'
 HELLO_BODY = '{"hello":"kept by braid regen"}\n'
 

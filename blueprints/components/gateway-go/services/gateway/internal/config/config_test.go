@@ -1,7 +1,10 @@
 package config
 
 import (
+	"errors"
 	"log/slog"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +23,12 @@ func TestLoadDefaults(t *testing.T) {
 	want := Config{
 		Host:            "0.0.0.0",
 		Port:            DefaultPort,
+		MetricsHost:     "127.0.0.1",
+		MetricsPort:     DefaultMetricsPort,
 		UpstreamTimeout: 5 * time.Second,
 		MaxBodyBytes:    1 << 20,
+		MaxInFlight:     DefaultMaxInFlight,
+		MaxRows:         256,
 		ShutdownTimeout: 10 * time.Second,
 		LogLevel:        slog.LevelInfo,
 	}
@@ -38,14 +45,46 @@ func TestLoadValues(t *testing.T) {
 		"GATEWAY_UPSTREAM_TIMEOUT_MS": "250",
 		"GATEWAY_MAX_BODY_BYTES":      "2048",
 		"GATEWAY_SHUTDOWN_TIMEOUT_MS": "1500",
+		"GATEWAY_METRICS_HOST":        "0.0.0.0",
+		"GATEWAY_METRICS_PORT":        "9100",
+		"GATEWAY_MAX_INFLIGHT":        "8",
+		"ML_MAX_BATCH":                "1000",
+		"GATEWAY_DRAIN_DELAY_MS":      "3000",
+		"GATEWAY_TRACE_SAMPLED":       "TRUE",
 		"LOG_LEVEL":                   "WARNING",
 	}))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if cfg.Host != "127.0.0.1" || cfg.Port != 9090 || cfg.UpstreamTimeout != 250*time.Millisecond ||
-		cfg.MaxBodyBytes != 2048 || cfg.ShutdownTimeout != 1500*time.Millisecond || cfg.LogLevel != slog.LevelWarn {
-		t.Errorf("Load() = %+v", cfg)
+	want := Config{
+		Host:            "127.0.0.1",
+		Port:            9090,
+		MetricsHost:     "0.0.0.0",
+		MetricsPort:     9100,
+		UpstreamTimeout: 250 * time.Millisecond,
+		MaxBodyBytes:    2048,
+		MaxInFlight:     8,
+		MaxRows:         1000,
+		ShutdownTimeout: 1500 * time.Millisecond,
+		DrainDelay:      3 * time.Second,
+		TraceSampled:    true,
+		LogLevel:        slog.LevelWarn,
+	}
+	cfg.Upstream = Upstream{}
+	if cfg != want {
+		t.Errorf("Load() =\n%+v\nwant\n%+v", cfg, want)
+	}
+}
+
+func TestLoadBooleans(t *testing.T) {
+	for value, want := range map[string]bool{
+		"true": true, "True": true, "1": true, "yes": true, "on": true,
+		"false": false, "FALSE": false, "0": false, "no": false, "off": false,
+	} {
+		cfg, err := Load(env(map[string]string{"GATEWAY_TRACE_SAMPLED": value}))
+		if err != nil || cfg.TraceSampled != want {
+			t.Errorf("GATEWAY_TRACE_SAMPLED=%q: TraceSampled = %v (%v), want %v", value, cfg.TraceSampled, err, want)
+		}
 	}
 }
 
@@ -65,6 +104,17 @@ func TestLoadInvalid(t *testing.T) {
 		{"GATEWAY_MAX_BODY_BYTES", "-5"},
 		{"GATEWAY_MAX_BODY_BYTES", "1MB"},
 		{"GATEWAY_SHUTDOWN_TIMEOUT_MS", "soon"},
+		{"GATEWAY_SHUTDOWN_TIMEOUT_MS", "0"},
+		{"GATEWAY_METRICS_HOST", "local host"},
+		{"GATEWAY_METRICS_PORT", "0"},
+		{"GATEWAY_METRICS_PORT", strconv.Itoa(DefaultPort)}, // the public port
+		{"GATEWAY_MAX_INFLIGHT", "0"},
+		{"GATEWAY_MAX_INFLIGHT", "2147483648"},
+		{"ML_MAX_BATCH", "0"},
+		{"ML_MAX_BATCH", "many"},
+		{"GATEWAY_DRAIN_DELAY_MS", "-1"},
+		{"GATEWAY_DRAIN_DELAY_MS", "2147483648"},
+		{"GATEWAY_TRACE_SAMPLED", "maybe"},
 		{"LOG_LEVEL", "loud"},
 	}
 	for _, tt := range tests {
@@ -84,5 +134,55 @@ func TestLoadNamesEveryInvalidVariable(t *testing.T) {
 	_, err := Load(env(map[string]string{"GATEWAY_PORT": "x", "LOG_LEVEL": "y"}))
 	if err == nil || !strings.Contains(err.Error(), "GATEWAY_PORT") || !strings.Contains(err.Error(), "LOG_LEVEL") {
 		t.Errorf("Load error = %v, want both variables named", err)
+	}
+}
+
+// An invalid URL is echoed in the error, which ends up in logs: its
+// password must not be (bug: REDIS_URL=redis://:s3cr3t-pass@host/x was
+// logged as is, and so were the parse errors that quote the URL).
+func TestConfigErrorsHidePasswords(t *testing.T) {
+	tests := []struct {
+		value  string
+		secret string
+		shown  string // what the error shows instead
+	}{
+		{"redis://:s3cr3t-pass@localhost:6379/x", "s3cr3t-pass", "redis://:xxxxx@localhost:6379/x"},
+		{"redis://user:s3cr3t-pass@localhost:6379/0?dial_timeout=zz", "s3cr3t-pass", "redis://user:xxxxx@localhost:6379/0?dial_timeout=zz"},
+		{"rediss://default:p%40ss%3Aw0rd@redis:6380/0/extra", "p@ss:w0rd", "rediss://default:xxxxx@redis:6380/0/extra"},
+		{"redis://:s3cr3t@local host:6379", "s3cr3t", "redis://:xxxxx@local host:6379"},
+		{"redis://token-s3cr3t@localhost:bad", "token-s3cr3t", "redis://xxxxx@localhost:bad"},
+		{"http://user:s3cr3t@ml:8000", "s3cr3t", "http://user:xxxxx@ml:8000"},
+		{"http://user:s3:cr@et@ml:8000/v1", "s3:cr@et", "http://user:xxxxx@ml:8000/v1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			r := &reader{getenv: env(nil)}
+			reason := "must be a valid URL"
+			if _, err := url.Parse(tt.value); err != nil {
+				reason += ": " + err.Error() // url.Error quotes the whole URL
+			}
+			r.fail("SOME_URL", tt.value, reason+" (got "+tt.value+")")
+			err := errors.Join(r.errs...)
+			if err == nil {
+				t.Fatal("no error recorded")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, tt.secret) {
+				t.Errorf("the error shows the password %q: %s", tt.secret, msg)
+			}
+			if !strings.Contains(msg, "SOME_URL=") || !strings.Contains(msg, tt.shown) {
+				t.Errorf("error %q should name SOME_URL and show %q", msg, tt.shown)
+			}
+		})
+	}
+}
+
+func TestConfigErrorsKeepValuesWithoutPasswords(t *testing.T) {
+	for _, v := range []string{"redis://localhost:6379/x", "http://ml:8000", "8080x", "re@dis"} {
+		r := &reader{getenv: env(nil)}
+		r.fail("X", v, "bad")
+		if got := r.errs[0].Error(); !strings.Contains(got, v) {
+			t.Errorf("fail(%q) = %q, want the value shown as is", v, got)
+		}
 	}
 }

@@ -6,18 +6,21 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"time"
 )
 
 // Timeout bounds one probe.
 const Timeout = 3 * time.Second
 
-// Check asks GET http://127.0.0.1:port/healthz and wants 200.
-func Check(ctx context.Context, port int) error {
+// Check asks GET http://host:port/healthz and wants 200. A wildcard host
+// (0.0.0.0, ::, or none) is probed on 127.0.0.1.
+func Check(ctx context.Context, host string, port int) error {
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
-	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", port)
+	url := "http://" + probeAddr(host, port) + "/healthz"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -28,9 +31,18 @@ func Check(ctx context.Context, port int) error {
 		return err
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16)) // read to the end, as a client should
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return nil
+}
+
+// probeAddr is where a gateway listening on host:port answers: host, or
+// 127.0.0.1 for a wildcard.
+func probeAddr(host string, port int) string {
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }

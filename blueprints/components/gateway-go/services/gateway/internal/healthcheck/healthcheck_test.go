@@ -27,7 +27,7 @@ func TestCheck(t *testing.T) {
 				w.WriteHeader(tt.status)
 			}))
 			defer srv.Close()
-			if err := Check(context.Background(), port(t, srv.Listener.Addr())); (err != nil) != tt.wantErr {
+			if err := Check(context.Background(), "0.0.0.0", port(t, srv.Listener.Addr())); (err != nil) != tt.wantErr {
 				t.Errorf("Check() = %v, want error: %v", err, tt.wantErr)
 			}
 		})
@@ -41,12 +41,35 @@ func TestCheckNothingListening(t *testing.T) {
 	}
 	p := port(t, ln.Addr())
 	ln.Close()
-	if err := Check(context.Background(), p); err == nil {
+	if err := Check(context.Background(), "", p); err == nil {
 		t.Error("Check() = nil with nothing listening")
 	}
 }
 
+// The probe goes where the gateway listens: GATEWAY_HOST, or loopback when
+// that is a wildcard (bug: it always probed 127.0.0.1, so a gateway bound
+// to one address was reported unhealthy).
+func TestProbeAddr(t *testing.T) {
+	tests := []struct {
+		host, want string
+	}{
+		{"", "127.0.0.1:8080"},
+		{"0.0.0.0", "127.0.0.1:8080"},
+		{"::", "127.0.0.1:8080"},
+		{"127.0.0.1", "127.0.0.1:8080"},
+		{"10.1.2.3", "10.1.2.3:8080"},
+		{"::1", "[::1]:8080"},
+		{"gateway.internal", "gateway.internal:8080"},
+	}
+	for _, tt := range tests {
+		if got := probeAddr(tt.host, 8080); got != tt.want {
+			t.Errorf("probeAddr(%q, 8080) = %q, want %q", tt.host, got, tt.want)
+		}
+	}
+}
+
 func port(t *testing.T, addr net.Addr) int {
+	t.Helper()
 	_, p, err := net.SplitHostPort(addr.String())
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ func Valid(id string) bool {
 	if len(id) < 1 || len(id) > 128 {
 		return false
 	}
-	for i := 0; i < len(id); i++ {
+	for i := range len(id) {
 		switch c := id[i]; {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		case c == '.', c == '_', c == ':', c == '-':

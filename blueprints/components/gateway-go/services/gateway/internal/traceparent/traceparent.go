@@ -34,19 +34,27 @@ func Valid(s string) bool {
 	return len(s) == size || s[size] == '-'
 }
 
-// New returns the traceparent of a new, sampled trace.
-func New() string {
+// New returns the traceparent of a new trace, with the sampled flag set
+// (01) or not (00). The gateway records no spans of its own: the flag only
+// tells the services behind it whether to record theirs.
+func New(sampled bool) string {
 	var b [24]byte
-	rand.Read(b[:])
-	return "00-" + hex.EncodeToString(b[:16]) + "-" + hex.EncodeToString(b[16:]) + "-01"
+	rand.Read(b[:]) // never fails (crypto/rand panics if it could)
+	flags := "-00"
+	if sampled {
+		flags = "-01"
+	}
+	return "00-" + hex.EncodeToString(b[:16]) + "-" + hex.EncodeToString(b[16:]) + flags
 }
 
-// FromHeader returns value when it is valid, else a new traceparent.
-func FromHeader(value string) string {
+// FromHeader returns value as it came when it is valid, so the caller's
+// sampling decision (its flags) holds downstream; else a new traceparent,
+// sampled as sampleNew says.
+func FromHeader(value string, sampleNew bool) string {
 	if Valid(value) {
 		return value
 	}
-	return New()
+	return New(sampleNew)
 }
 
 type contextKey struct{}
@@ -63,8 +71,8 @@ func FromContext(ctx context.Context) string {
 }
 
 func lowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return false
 		}
 	}

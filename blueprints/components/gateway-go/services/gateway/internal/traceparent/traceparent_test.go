@@ -32,22 +32,45 @@ func TestValid(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	format := regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`)
-	tp := New()
-	if !format.MatchString(tp) || !Valid(tp) {
-		t.Errorf("New() = %q, want 00-<32 hex>-<16 hex>-01", tp)
+	tests := []struct {
+		sampled bool
+		format  *regexp.Regexp
+	}{
+		{false, regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-00$`)},
+		{true, regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`)},
 	}
-	if New() == tp {
-		t.Errorf("New() returned %q twice", tp)
+	for _, tt := range tests {
+		tp := New(tt.sampled)
+		if !tt.format.MatchString(tp) || !Valid(tp) {
+			t.Errorf("New(%v) = %q, want %s", tt.sampled, tp, tt.format)
+		}
+		if New(tt.sampled) == tp {
+			t.Errorf("New(%v) returned %q twice", tt.sampled, tp)
+		}
 	}
 }
 
 func TestFromHeader(t *testing.T) {
-	const good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	if got := FromHeader(good); got != good {
-		t.Errorf("FromHeader(valid) = %q, want it kept", got)
+	tests := []struct {
+		header    string
+		sampleNew bool
+		want      string // "" for a new traceparent
+		flags     string // of the new one
+	}{
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", ""},
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", true, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", ""},
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03", false, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03", ""},
+		{"nope", false, "", "00"},
+		{"nope", true, "", "01"},
+		{"", false, "", "00"},
 	}
-	if got := FromHeader("nope"); !Valid(got) {
-		t.Errorf("FromHeader(invalid) = %q, want a new valid traceparent", got)
+	for _, tt := range tests {
+		got := FromHeader(tt.header, tt.sampleNew)
+		switch {
+		case tt.want != "" && got != tt.want:
+			t.Errorf("FromHeader(%q, %v) = %q, want it kept", tt.header, tt.sampleNew, got)
+		case tt.want == "" && (!Valid(got) || got[53:] != tt.flags):
+			t.Errorf("FromHeader(%q, %v) = %q, want a new traceparent with flags %s", tt.header, tt.sampleNew, got, tt.flags)
+		}
 	}
 }

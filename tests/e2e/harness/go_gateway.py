@@ -1,0 +1,194 @@
+"""Gateway checks that need real processes, added with the Go gateway's
+hardening (docs/ml-gateway-contract.md). They hold for either gateway:
+
+- `lint` (Go only): staticcheck and golangci-lint (the repo's .golangci.yml)
+  on services/gateway, with the versions scripts/e2e-deps.sh installs.
+- `runtime`: 503 + Retry-After at once beyond GATEWAY_MAX_INFLIGHT; ML_MAX_BATCH read
+  by the gateway; over HTTP an unset ML_URL follows ML_PORT; a URL with a
+  password in it is never echoed by a refused configuration; a closed
+  stdout (the log relay of `make dev` killed by Ctrl-C) does not kill the
+  gateway, which still drains and exits 0 on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+from . import contract
+from .httpc import HttpError, post_json, request, status_is
+from .procs import closed_port, free_port, must, wait_until
+from .report import CheckFailed, expect
+
+SECRET = "s3cr3t-e2e-pass"
+
+
+def lint(combo) -> None:
+    """staticcheck and golangci-lint, both clean, on the generated gateway."""
+    combo.check(
+        "gateway: staticcheck ./...",
+        lambda: must(combo.run(["staticcheck", "./..."], combo.gw, timeout=600)),
+    )
+    combo.check(
+        "gateway: golangci-lint run (.golangci.yml)",
+        lambda: must(combo.run(["golangci-lint", "run", "./..."], combo.gw, timeout=900)),
+    )
+
+
+def runtime(combo, slow_url: str) -> None:
+    """Every check below, against gateways of `combo` (a harness Combo);
+    slow_url is an HTTP upstream that answers too late."""
+    combo.check(
+        "GATEWAY_MAX_INFLIGHT: 503 + Retry-After at once, ML_MAX_BATCH read",
+        shedding,
+        combo,
+        slow_url,
+    )
+    if not combo.streams:
+        combo.check("ML_URL unset follows ML_PORT", ml_url_from_ml_port, combo)
+    combo.check("a refused URL is logged without its password", redacted_config, combo)
+    combo.check(
+        "a closed stdout does not kill the gateway; SIGTERM drains, exit 0", closed_stdout, combo
+    )
+
+
+def shedding(combo, slow_url: str) -> str:
+    """Two requests held by a slow upstream fill GATEWAY_MAX_INFLIGHT=2; the
+    third gets 503 at once. Over streams the slow upstream is a prefix no
+    worker reads."""
+    extra = {"GATEWAY_MAX_INFLIGHT": 2, "ML_MAX_BATCH": 2}
+    if combo.streams:
+        base = combo.start_gateway(
+            "shed", timeout_ms=3000, prefix=f"{combo.prefix}shed", extra=extra
+        )
+    else:
+        base = combo.start_gateway("shed", timeout_ms=3000, ml_url=slow_url, extra=extra)
+    held: list[int] = []
+
+    def hold():
+        try:
+            held.append(post_json(base, "/v1/predict", {"instances": [contract.SETOSA]}, 15).status)
+        except HttpError as e:
+            held.append(-1)
+            raise CheckFailed(f"a held request got no answer: {e}") from e
+
+    threads = [threading.Thread(target=hold) for _ in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)  # both are waiting on the upstream
+    case = contract.Case(
+        "shed",
+        "POST",
+        "/v1/predict",
+        contract.body_of({"instances": [contract.SETOSA]}),
+        status=503,
+        retry_after="1",
+    )
+    r = contract.send(case, base)
+    contract.check(case, r)
+    expect(r.secs < 1.0, f"the 503 took {r.secs:.2f}s: it should not wait")
+    for t in threads:
+        t.join(timeout=20)
+    expect(held == [504, 504], f"the two held requests got {held}, want 504 (slow upstream)")
+    rows = contract.Case(
+        "rows",
+        "POST",
+        "/v1/predict",
+        contract.body_of({"instances": [contract.SETOSA] * 3}),
+        status=422,
+    )
+    contract.check(rows, contract.send(rows, base))
+    return f"503 in {r.secs * 1000:.0f}ms; 3 rows over ML_MAX_BATCH=2 -> 422"
+
+
+def ml_url_from_ml_port(combo) -> str:
+    port = combo.ml_url.rsplit(":", 1)[1]
+    base = combo.start_gateway("mlport", ml_url="", extra={"ML_PORT": port})
+    r = post_json(base, "/v1/predict", {"instances": [contract.SETOSA]})
+    expect(r.status == 200, f"predict with ML_URL unset, ML_PORT={port}: {r.short(200)}")
+    return f"ML_PORT={port} -> 200"
+
+
+def _cmd(combo) -> list[str]:
+    return [str(combo.gw_bin)] if combo.gateway == "go" else ["node", "src/server.js"]
+
+
+def _env(combo, port: int, extra: dict[str, str]) -> dict[str, str]:
+    """The environment Combo.start_gateway gives a gateway, on port."""
+    env = combo.env(
+        GATEWAY_HOST="127.0.0.1",
+        GATEWAY_PORT=port,
+        GATEWAY_METRICS_PORT=free_port(),
+        GATEWAY_SHUTDOWN_TIMEOUT_MS=3000,
+        LOG_LEVEL="info",
+    )
+    if combo.streams:
+        env.update(
+            REDIS_URL=combo.redis.url,
+            STREAM_PREFIX=f"{combo.prefix}go",
+            GATEWAY_INSTANCE_ID="e2e-go",
+        )
+    else:
+        env["ML_URL"] = combo.ml_url
+    env.update(extra)
+    return env
+
+
+def _refused(combo, var: str, value: str) -> str:
+    env = _env(combo, free_port(), {var: value})
+    res = combo.run(_cmd(combo), combo.gw, env, timeout=30)
+    expect(res.rc not in (0, None), f"{var}={value!r}: started (rc {res.rc})")
+    expect(var in res.output, f"{var} not named:\n{res.output[-800:]}")
+    expect(SECRET not in res.output, f"the password is in the output:\n{res.output[-800:]}")
+    return f"exit {res.rc}"
+
+
+def redacted_config(combo) -> str:
+    if combo.streams:
+        return _refused(combo, "REDIS_URL", f"redis://:{SECRET}@127.0.0.1:{closed_port()}/x")
+    return _refused(combo, "ML_URL", f"http://user:{SECRET}@127.0.0.1:{closed_port()}")
+
+
+def closed_stdout(combo) -> str:
+    """The gateway's stdout is a pipe; its reader goes away (as the log relay
+    of `make dev` does on Ctrl-C), then the gateway logs a request and gets
+    SIGTERM. It must answer, drain and exit 0 (it died of SIGPIPE)."""
+    port = free_port()
+    env = _env(combo, port, {})
+    popen = subprocess.Popen(
+        _cmd(combo),
+        cwd=combo.gw,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: status_is(base, "/healthz", 200), timeout=30, what="gateway /healthz")
+        popen.stdout.close()  # the reader is gone
+        for _ in range(3):  # each answer is logged: each log line meets the closed pipe
+            try:
+                r = request("GET", base, "/no/such/path", None, {}, timeout=5)
+            except HttpError as e:
+                raise CheckFailed(
+                    f"no answer once stdout was closed ({e}); exit {popen.poll()}"
+                ) from e
+            expect(r.status == 404, f"GET /no/such/path: {r.short(200)}")
+        os.killpg(popen.pid, signal.SIGTERM)
+        try:
+            rc = popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            raise CheckFailed("no exit 15 s after SIGTERM") from None
+        expect(rc == 0, f"exit {rc} after SIGTERM (-{signal.SIGPIPE} is death by SIGPIPE)")
+        return "answered with stdout closed; exit 0 on SIGTERM"
+    finally:
+        try:
+            os.killpg(popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        popen.wait(timeout=5)
