@@ -1,7 +1,10 @@
 """Redis through `redis-cli --json` (from the redis-server package).
 
 The harness needs no Python client: each call runs redis-cli with the
-command as arguments (binary-safe as argv, no shell) and parses its JSON.
+command as arguments (binary-safe as argv, no shell: bytes arguments are
+passed as they are) and parses its JSON. A server started with a password
+(`--requirepass`) is reached with REDISCLI_AUTH, never with the password on
+the command line, and its URLs carry it: `redis://:PASSWORD@127.0.0.1:PORT/DB`.
 """
 
 from __future__ import annotations
@@ -19,20 +22,23 @@ class RedisError(Exception):
 
 
 class Redis:
-    def __init__(self, port: int, db: int = 0) -> None:
+    def __init__(self, port: int, db: int = 0, password: str | None = None) -> None:
         self.port = port
         self.db = db
+        self.password = password
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/{self.db}"
+        return self.url_db(self.db)
 
     def url_db(self, db: int) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/{db}"
 
     def __call__(self, *args, timeout: float = 10.0):
         cmd = [
             "redis-cli",
+            "--no-auth-warning",
             "-h",
             "127.0.0.1",
             "-p",
@@ -40,14 +46,12 @@ class Redis:
             "-n",
             str(self.db),
             "--json",
-            *[str(a) for a in args],
+            *[a if isinstance(a, bytes) else str(a) for a in args],
         ]
-        res = subprocess.run(
-            cmd,
-            capture_output=True,
-            timeout=timeout,
-            env={**os.environ, "REDISCLI_HISTFILE": "/dev/null"},
-        )
+        env = {**os.environ, "REDISCLI_HISTFILE": "/dev/null"}
+        if self.password:
+            env["REDISCLI_AUTH"] = self.password
+        res = subprocess.run(cmd, capture_output=True, timeout=timeout, env=env)
         out = res.stdout.decode(errors="replace").strip()
         if (
             res.returncode != 0
@@ -85,12 +89,16 @@ def _fields(kv: list[str]) -> dict[str, str]:
     return {kv[i]: kv[i + 1] for i in range(0, len(kv) - 1, 2)}
 
 
-def start_redis(procs: Procs, port: int, workdir: Path):
+def start_redis(procs: Procs, port: int, workdir: Path, password: str | None = None):
     workdir.mkdir(parents=True, exist_ok=True)
+    # The password goes in a config file, not on the command line (ps shows argv).
+    conf = workdir / "redis.conf"
+    conf.write_text(f"requirepass {password}\n" if password else "")
     proc = procs.start(
         f"redis-{port}",
         [
             "redis-server",
+            str(conf),
             "--port",
             str(port),
             "--bind",
@@ -109,6 +117,6 @@ def start_redis(procs: Procs, port: int, workdir: Path):
         cwd=workdir,
         env=dict(os.environ),
     )
-    r = Redis(port)
+    r = Redis(port, password=password)
     wait_until(r.ping, timeout=15, what=f"redis-server on port {port}", proc=proc)
     return proc, r
