@@ -23,12 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import contract, streams_recovery
+from . import contract, streams
 from .httpc import HttpError, post_json, request, status_is
 from .procs import Proc, Procs, closed_port, free_port, must, run, wait_until
 from .redisc import Redis, start_redis
 from .report import CheckFailed, Reporter, expect
 from .slowserver import SlowServer
+from .streams_recovery import run_all as stream_recovery_checks
 
 # A description that breaks every naive template: quotes, backslashes, a
 # newline, YAML/TOML/shell/Jinja/GitHub-expression syntax, comment openers
@@ -147,9 +148,7 @@ class Combo:
                 self.rep.skip(self.label("remaining phases"), "generation failed")
                 return
             redis_port = free_port()
-            self.redis_proc, self.redis = start_redis(
-                self.procs, redis_port, self.root / "redis", password=secrets.token_hex(12)
-            )
+            self.redis_proc, self.redis = start_redis(self.procs, redis_port, self.root / "redis")
             with self.rep.phase(self.name, "install"):
                 self.install()
             with self.rep.phase(self.name, "static"):
@@ -565,7 +564,7 @@ class Combo:
         def joined():
             groups = self.redis("XINFO", "GROUPS", f"{self.prefix}:requests")
             for g in groups or []:
-                if isinstance(g, dict) and g.get("name") == streams_recovery.GROUP:
+                if isinstance(g, dict) and g.get("name") == streams.GROUP:
                     return g.get("consumers", 0) >= 1
             return False
 
@@ -817,7 +816,7 @@ class Combo:
 
     # streams ---------------------------------------------------------------------
     def stream_failures(self) -> None:
-        streams_recovery.run_all(self)
+        stream_recovery_checks(self)
 
     # shutdown ----------------------------------------------------------------------
     def shutdown(self) -> None:

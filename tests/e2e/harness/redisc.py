@@ -1,16 +1,15 @@
 """Redis through `redis-cli --json` (from the redis-server package).
 
 The harness needs no Python client: each call runs redis-cli with the
-command as arguments (binary-safe as argv, no shell: bytes arguments are
-passed as they are) and parses its JSON. A server started with a password
-(`--requirepass`) is reached with REDISCLI_AUTH, never with the password on
-the command line, and its URLs carry it: `redis://:PASSWORD@127.0.0.1:PORT/DB`.
+command as arguments (binary-safe as argv, no shell; bytes arguments go as
+they are) and parses its JSON.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -22,7 +21,10 @@ class RedisError(Exception):
 
 
 class Redis:
-    def __init__(self, port: int, db: int = 0, password: str | None = None) -> None:
+    """A Redis server on 127.0.0.1 that requires `password` (as compose's and
+    scripts/dev.sh's do): every URL handed to a service carries it."""
+
+    def __init__(self, port: int, db: int = 0, password: str = "") -> None:
         self.port = port
         self.db = db
         self.password = password
@@ -38,7 +40,6 @@ class Redis:
     def __call__(self, *args, timeout: float = 10.0):
         cmd = [
             "redis-cli",
-            "--no-auth-warning",
             "-h",
             "127.0.0.1",
             "-p",
@@ -48,10 +49,16 @@ class Redis:
             "--json",
             *[a if isinstance(a, bytes) else str(a) for a in args],
         ]
-        env = {**os.environ, "REDISCLI_HISTFILE": "/dev/null"}
-        if self.password:
-            env["REDISCLI_AUTH"] = self.password
-        res = subprocess.run(cmd, capture_output=True, timeout=timeout, env=env)
+        res = subprocess.run(
+            cmd,
+            capture_output=True,
+            timeout=timeout,
+            env={
+                **os.environ,
+                "REDISCLI_HISTFILE": "/dev/null",
+                **({"REDISCLI_AUTH": self.password} if self.password else {}),
+            },
+        )
         out = res.stdout.decode(errors="replace").strip()
         if (
             res.returncode != 0
@@ -89,16 +96,13 @@ def _fields(kv: list[str]) -> dict[str, str]:
     return {kv[i]: kv[i + 1] for i in range(0, len(kv) - 1, 2)}
 
 
-def start_redis(procs: Procs, port: int, workdir: Path, password: str | None = None):
+def start_redis(procs: Procs, port: int, workdir: Path):
     workdir.mkdir(parents=True, exist_ok=True)
-    # The password goes in a config file, not on the command line (ps shows argv).
-    conf = workdir / "redis.conf"
-    conf.write_text(f"requirepass {password}\n" if password else "")
+    password = secrets.token_hex(12)
     proc = procs.start(
         f"redis-{port}",
         [
             "redis-server",
-            str(conf),
             "--port",
             str(port),
             "--bind",
@@ -113,6 +117,8 @@ def start_redis(procs: Procs, port: int, workdir: Path, password: str | None = N
             "no",
             "--protected-mode",
             "no",
+            "--requirepass",
+            password,
         ],
         cwd=workdir,
         env=dict(os.environ),
