@@ -64,16 +64,16 @@ def crash_under_load(
             out = (None, str(e).encode(), label, start, time.monotonic(), None)
         with lock:
             results[i] = out
-            if len(results) >= kill_after and kill_at["t"] is None:
-                kill_at["t"] = time.monotonic()
-                kill_at["done"] = len(results)
-                done.set()
+            trigger = len(results) == kill_after
+        if trigger:  # killed right here, while the other requests are in flight
+            kill_at["t"] = kill_at["kill"] = time.monotonic()
+            kill_at["done"] = kill_after
+            kill_worker()
+            done.set()
 
     def chaos():
         if not done.wait(timeout=60):
             return
-        kill_at["kill"] = time.monotonic()
-        kill_worker()
         if restart_after is None:
             return
         time.sleep(restart_after)
@@ -131,7 +131,10 @@ def crash_under_load(
         errs.append("no request was answered by the new worker after the restart")
     # How long the requests in flight at the kill waited: the time to recover.
     killed = kill_at["kill"] or 0.0
-    slowest = max((r[4] - r[3] for r in results.values() if r[3] <= killed <= r[4]), default=0)
+    in_flight = [r[4] - r[3] for r in results.values() if r[3] <= killed <= r[4]]
+    if not in_flight:
+        errs.append("no request was in flight when the worker was killed: test too weak")
+    slowest = max(in_flight, default=0)
     # None lost: every entry read by a worker was acked (or dead-lettered).
     try:
         wait_until(
@@ -148,5 +151,6 @@ def crash_under_load(
     restarted = f"; {len(after_restart)} served by the new worker" if restart_after else ""
     return (
         f"{total} answered in {wall:.1f}s; killed after {kill_at['done']} answers; "
-        f"statuses {dist}; slowest request in flight at the kill {slowest:.1f}s{restarted}"
+        f"statuses {dist}; {len(in_flight)} in flight at the kill, the slowest answered "
+        f"after {slowest:.1f}s{restarted}"
     )

@@ -78,12 +78,21 @@ def run_all(c) -> None:
         killed["name"] = consumer_of(c, victim)
 
         def kill():
-            os.killpg(victim.pid, signal.SIGKILL)
-            victim.popen.wait(timeout=10)
+            # Stopped first, then killed once it holds entries: whatever the
+            # timing of the load, the kill always takes requests with it.
+            os.killpg(victim.pid, signal.SIGSTOP)
+            try:
+                killed["held"] = wait_until(
+                    lambda: pending_of(c.redis, prefix, killed["name"]), 3, 0.01, "entries held"
+                )
+            finally:
+                os.killpg(victim.pid, signal.SIGKILL)
+                victim.popen.wait(timeout=10)
 
-        return streams.crash_under_load(
+        detail = streams.crash_under_load(
             base, kill, None, c.redis, prefix, int(DEADLINE_S * 1000), restart_after=None
         )
+        return f"{killed.get('held')} entries held by the killed worker; {detail}"
 
     c.check("streams: 2 workers, 300 requests, 32 in flight, one SIGKILLed: all 200", kill_test)
     c.check(
@@ -114,6 +123,13 @@ def live_leases(redis, prefix: str) -> dict[str, float]:
     pairs = redis("ZRANGE", f"{prefix}:workers", "0", "-1", "WITHSCORES") or []
     now = redis_ms(redis)
     return {name: float(score) for name, score in pairs if float(score) > now}
+
+
+def pending_of(redis, prefix: str, consumer: str) -> int:
+    """Entries `consumer` read and did not acknowledge (XPENDING summary)."""
+    summary = redis("XPENDING", f"{prefix}:requests", GROUP) or []
+    per_consumer = summary[3] if len(summary) > 3 and summary[3] else []
+    return sum(int(n) for name, n in per_consumer if name == consumer)
 
 
 def consumers(redis, prefix: str) -> set[str]:
