@@ -26,6 +26,7 @@ from .procs import Proc, Procs, closed_port, free_port, must, run, wait_until
 from .redisc import Redis, start_redis
 from .report import CheckFailed, Reporter, expect
 from .slowserver import SlowServer
+from .streams_recovery import run_all as stream_recovery_checks
 
 # A description that breaks every naive template: quotes, backslashes, a
 # newline, YAML/TOML/shell/Jinja/GitHub-expression syntax, comment openers
@@ -40,8 +41,6 @@ HOSTILE_DESCRIPTION = (
 )
 
 STREAM_TIMEOUT_MS = 5000
-CHAOS_CLAIM_IDLE_MS = 500
-CHAOS_MAX_DELIVERIES = 2
 
 # Environment variables the generated services read: never inherited.
 _SERVICE_VARS = re.compile(
@@ -514,15 +513,18 @@ class Combo:
             **extra,
         )
 
-    def start_worker(self) -> Proc:
+    def start_worker(self, name: str = "worker", prefix: str | None = None, cmd=None) -> Proc:
+        """A worker with the default settings, its own metrics port and heartbeat file."""
         env = self.ml_env(
-            ML_WORKER_CLAIM_IDLE_MS=CHAOS_CLAIM_IDLE_MS,
-            ML_WORKER_MAX_DELIVERIES=CHAOS_MAX_DELIVERIES,
+            ML_WORKER_METRICS_PORT=free_port(),
+            ML_WORKER_HEARTBEAT_FILE=self.logs / f"{name}.heartbeat",
         )
-        self.worker = self.procs.start(
-            "worker", [self.venv / "bin" / "python", "-m", f"{self.pkg}.worker"], self.ml, env
-        )
-        return self.worker
+        env["STREAM_PREFIX"] = prefix or self.prefix
+        cmd = cmd or [self.venv / "bin" / "python", "-m", f"{self.pkg}.worker"]
+        proc = self.procs.start(name, [str(c) for c in cmd], self.ml, env)
+        if name == "worker":
+            self.worker = proc
+        return proc
 
     def wait_worker_ready(self, proc: Proc) -> None:
         # The worker joins the group as a consumer once it reads.
@@ -664,8 +666,11 @@ class Combo:
                     bases["down"] = self.start_gateway(
                         "down", redis_url=f"redis://127.0.0.1:{closed}/0", wait_ready=False
                     )
-                    bases["slow"] = self.start_gateway(
-                        "slow", timeout_ms=contract.SLOW_TIMEOUT_MS, prefix=f"{self.prefix}slow"
+                    bases["slow"] = self.start_gateway(  # no worker there: never ready
+                        "slow",
+                        timeout_ms=contract.SLOW_TIMEOUT_MS,
+                        prefix=f"{self.prefix}slow",
+                        wait_ready=False,
                     )
                 else:
                     bases["down"] = self.start_gateway(
@@ -786,38 +791,7 @@ class Combo:
 
     # streams ---------------------------------------------------------------------
     def stream_failures(self) -> None:
-        base = self.gateways["main"][1]
-
-        def kill_worker():
-            w = self.worker
-            os.killpg(w.pid, signal.SIGKILL)
-            w.popen.wait(timeout=10)
-
-        def crash():
-            return streams.crash_under_load(
-                base, kill_worker, self.start_worker, self.redis, self.prefix, STREAM_TIMEOUT_MS
-            )
-
-        self.check("streams: 300 requests, 32 in flight, worker SIGKILLed and replaced", crash)
-        if self.worker is None or not self.worker.alive():
-            self.rep.fail(
-                self.label("streams: replacement worker alive"),
-                self.worker.log_tail() if self.worker else "no worker",
-            )
-            return
-        self.check(
-            "streams: poison entry -> dead letter + 500 reply",
-            streams.poison,
-            self.redis,
-            self.prefix,
-            CHAOS_MAX_DELIVERIES,
-        )
-
-        def still_serves():
-            r = post_json(base, "/v1/predict", {"instances": [contract.SETOSA]})
-            expect(r.status == 200, r.short())
-
-        self.check("streams: still serving after the poison entry", still_serves)
+        stream_recovery_checks(self)
 
     # shutdown ----------------------------------------------------------------------
     def shutdown(self) -> None:

@@ -1,7 +1,8 @@
 """Redis through `redis-cli --json` (from the redis-server package).
 
 The harness needs no Python client: each call runs redis-cli with the
-command as arguments (binary-safe as argv, no shell) and parses its JSON.
+command as arguments (binary-safe as argv, no shell; bytes arguments go as
+they are) and parses its JSON.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Redis:
             "-n",
             str(self.db),
             "--json",
-            *[str(a) for a in args],
+            *[a if isinstance(a, bytes) else str(a) for a in args],
         ]
         res = subprocess.run(
             cmd,

@@ -1,8 +1,11 @@
 // Redis Streams transport (docs/ml-gateway-contract.md, "Redis Streams
 // protocol"): XADD each request to {prefix}:requests, then wait for the
 // worker's reply on this instance's own reply stream. One reader per
-// instance does a blocking XREAD on a dedicated connection and hands each
-// reply to the waiting request by its correlation id.
+// instance does a blocking XREAD on a dedicated connection, hands each
+// reply to the waiting request by its correlation id and deletes what it
+// read. The instance is ready while some worker holds a live lease in
+// {prefix}:workers. The request's time budget covers everything, a Redis
+// that stops answering included.
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
@@ -11,6 +14,7 @@ import { UpstreamError } from './errors.js'
 
 export const GROUP = 'ml-workers'
 const BLOCK_MS = 1000
+const READ_COUNT = 512 // a backlog comes in slices
 const REPLY_TTL_SECONDS = 3600
 const REFRESH_TTL_EVERY_MS = 60_000
 const RETRY_READ_AFTER_MS = 500
@@ -18,9 +22,19 @@ const RETRY_READ_AFTER_MS = 500
 export function createStreamsUpstream(config, { log, onDroppedReply = () => {} }) {
   const requestStream = `${config.streamPrefix}:requests`
   const replyStream = `${config.streamPrefix}:replies:${config.instanceId}`
+  const workers = `${config.streamPrefix}:workers`
 
-  const commands = connect(config, log, 'commands')
-  const reader = connect(config, log, 'reply-reader') // blocking XREAD only
+  // A command that gets no answer fails after the request budget, and a
+  // socket that stays silent that long is dropped and reconnected.
+  const commands = connect(config, log, 'commands', {
+    commandTimeout: config.upstreamTimeoutMs,
+    socketTimeout: config.upstreamTimeoutMs + 1000,
+  })
+  // Blocking XREAD only: a read that outlives its BLOCK is given up.
+  const reader = connect(config, log, 'reply-reader', {
+    blockingTimeout: BLOCK_MS + 1000,
+    socketTimeout: BLOCK_MS + 2000,
+  })
   const pending = new Map() // correlation id -> { resolve, reject, timer }
   let stopped = false
   let readLoop = Promise.resolve()
@@ -43,6 +57,11 @@ export function createStreamsUpstream(config, { log, onDroppedReply = () => {} }
       waiter.reject(new UpstreamError('bad_response', 'the worker sent a malformed reply'))
       return
     }
+    if (status >= 500 && status !== 504) {
+      // A request the worker could not answer (a dead letter): 502, as over HTTP.
+      waiter.reject(new UpstreamError('server_error', `the worker answered ${status}`))
+      return
+    }
     waiter.resolve({
       status,
       body: Buffer.from(reply.body),
@@ -56,7 +75,7 @@ export function createStreamsUpstream(config, { log, onDroppedReply = () => {} }
     while (!stopped) {
       let result
       try {
-        result = await reader.xread('BLOCK', BLOCK_MS, 'STREAMS', replyStream, lastId)
+        result = await reader.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', replyStream, lastId)
         failing = false
       } catch (err) {
         if (stopped) break
@@ -65,11 +84,17 @@ export function createStreamsUpstream(config, { log, onDroppedReply = () => {} }
         await sleep(RETRY_READ_AFTER_MS)
         continue
       }
+      const read = []
       for (const [, entries] of result ?? []) {
         for (const [entryId, fields] of entries) {
           lastId = entryId
+          read.push(entryId)
           deliver(fields)
         }
+      }
+      // A reply read is of no more use: keep the stream empty.
+      if (read.length > 0) {
+        commands.xdel(replyStream, ...read).catch((err) => log.debug({ err }, 'deleting read replies failed'))
       }
       // A worker's XADD creates the stream without a TTL: set it soon after.
       if (result && Date.now() >= nextTtlRefresh) {
@@ -121,39 +146,48 @@ export function createStreamsUpstream(config, { log, onDroppedReply = () => {} }
         pending.set(id, { resolve, reject, timer })
       })
       answer.catch(() => {}) // handled by the caller; never unhandled meanwhile
-      try {
-        await commands.xadd(
-          requestStream, 'MAXLEN', '~', config.streamMaxlen, '*',
-          'id', id,
-          'request_id', requestId,
-          'reply_to', replyStream,
-          'deadline_ms', String(deadline),
-          'payload', body,
-          'traceparent', traceparent,
-        )
-      } catch (err) {
+      // Not awaited: the timer above bounds the whole request, XADD included,
+      // however long Redis takes to answer it.
+      commands.xadd(
+        requestStream, 'MAXLEN', '~', config.streamMaxlen, '*',
+        'id', id,
+        'request_id', requestId,
+        'reply_to', replyStream,
+        'deadline_ms', String(deadline),
+        'payload', body,
+        'traceparent', traceparent,
+      ).catch((err) => {
         const waiter = pending.get(id)
-        if (waiter) {
-          clearTimeout(waiter.timer)
-          pending.delete(id)
-        }
-        throw new UpstreamError('unavailable', `XADD to Redis failed: ${err.message}`, { cause: err })
-      }
+        if (!waiter) return // answered, or timed out, already
+        clearTimeout(waiter.timer)
+        pending.delete(id)
+        waiter.reject(new UpstreamError('unavailable', `XADD to Redis failed: ${err.message}`, { cause: err }))
+      })
       return answer
     },
 
-    // Resolves when Redis answers PING within the upstream budget.
+    // Resolves when a request would be answered: Redis answers within the
+    // upstream budget, and some worker's lease in {prefix}:workers ends after
+    // Redis's own TIME (both read in one round trip: only Redis's clock counts).
     async ready() {
       if (commands.status !== 'ready') throw new Error(`Redis is not connected (${commands.status})`)
       let timer
       const timeout = new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('Redis did not answer PING in time')), config.upstreamTimeoutMs)
+        timer = setTimeout(() => reject(new Error('Redis did not answer in time')), config.upstreamTimeoutMs)
       })
+      let replies
       try {
-        await Promise.race([commands.ping(), timeout])
+        replies = await Promise.race([
+          commands.pipeline().time().zrange(workers, 0, 0, 'REV', 'WITHSCORES').exec(),
+          timeout,
+        ])
       } finally {
         clearTimeout(timer)
       }
+      const [[timeErr, [seconds, micros]], [leaseErr, last]] = replies
+      if (timeErr || leaseErr) throw timeErr ?? leaseErr
+      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
+      if (last.length === 0 || Number(last[1]) <= now) throw new Error('no ML worker holds a live lease')
     },
 
     async close() {
@@ -182,10 +216,12 @@ export function createStreamsUpstream(config, { log, onDroppedReply = () => {} }
   }
 }
 
-function connect(config, log, role) {
+function connect(config, log, role, options) {
   const client = new Redis(config.redisUrl, {
     connectionName: `gateway:${config.instanceId}:${role}`,
     maxRetriesPerRequest: 1, // fail fast (502) rather than queue while Redis is down
+    keepAlive: 10_000,
+    ...options,
   })
   // ioredis emits an error per failed reconnect: log the transitions only.
   let healthy = true
