@@ -61,8 +61,10 @@ def shedding(combo, slow_url: str) -> str:
     worker reads."""
     extra = {"GATEWAY_MAX_INFLIGHT": 2, "ML_MAX_BATCH": 2}
     if combo.streams:
+        # No worker reads this prefix, so the gateway never turns ready:
+        # wait for it to listen, not for /readyz.
         base = combo.start_gateway(
-            "shed", timeout_ms=3000, prefix=f"{combo.prefix}shed", extra=extra
+            "shed", timeout_ms=3000, prefix=f"{combo.prefix}shed", extra=extra, wait_ready=False
         )
     else:
         base = combo.start_gateway("shed", timeout_ms=3000, ml_url=slow_url, extra=extra)
