@@ -39,8 +39,8 @@ def _go_string(text: str) -> str:
 
 
 HELLO_GO = (
-    "// A route added by hand after `braid new`; braid never wrote this file.\n"
     "package httpapi\n\n"
+    "// A route added by hand after `braid new`; braid never wrote this file.\n\n"
     'import "net/http"\n\n'
     "func (s *Server) hello(w http.ResponseWriter, r *http.Request) {\n"
     '\tw.Header().Set("Content-Type", "application/json")\n'
