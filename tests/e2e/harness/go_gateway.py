@@ -58,11 +58,11 @@ def runtime(combo, slow_url: str) -> None:
 def shedding(combo, slow_url: str) -> str:
     """Two requests held by a slow upstream fill GATEWAY_MAX_INFLIGHT=2; the
     third gets 503 at once. Over streams the slow upstream is a prefix no
-    worker reads."""
+    worker reads (so the gateway is never ready)."""
     extra = {"GATEWAY_MAX_INFLIGHT": 2, "ML_MAX_BATCH": 2}
     if combo.streams:
         base = combo.start_gateway(
-            "shed", timeout_ms=3000, prefix=f"{combo.prefix}shed", extra=extra
+            "shed", timeout_ms=3000, prefix=f"{combo.prefix}shed", wait_ready=False, extra=extra
         )
     else:
         base = combo.start_gateway("shed", timeout_ms=3000, ml_url=slow_url, extra=extra)
