@@ -358,6 +358,70 @@ mod tests {
         }
     }
 
+    fn ml_gateway() -> Blueprint {
+        Library::new(&[]).unwrap().load("ml-gateway").unwrap()
+    }
+
+    #[test]
+    fn a_broken_constraint_names_each_value_and_where_it_came_from() {
+        let bp = ml_gateway();
+        let inputs = [flag("project_name", "app"), flag("ml_port", "8080")];
+        let err = resolve(&bp, &inputs, &BTreeMap::new(), Fill::Defaults, &mut Scripted::new(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ml_port and gateway_port must differ"), "{err}");
+        assert!(err.contains("    ml_port = 8080       from --set ml_port\n"), "{err}");
+        assert!(err.contains("    gateway_port = 8080  the default\n"), "{err}");
+        // A prompted value is "your answer"; a kept one holds.
+        let mut p = Scripted::new(&["", "", "", "8080", "8080"]);
+        let err = resolve(
+            &bp,
+            &[flag("project_name", "app")],
+            &BTreeMap::new(),
+            Fill::Prompt,
+            &mut p,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("gateway_port = 8080  your answer"), "{err}");
+        let ok = [flag("project_name", "app"), flag("ml_port", "8001")];
+        assert!(resolve(&bp, &ok, &BTreeMap::new(), Fill::Defaults, &mut Scripted::new(&[])).is_ok());
+    }
+
+    #[test]
+    fn a_broken_constraint_from_a_config_file_points_at_its_line() {
+        let bp = ml_gateway();
+        let file = std::path::PathBuf::from("p/braid.toml");
+        let inputs = [
+            flag("project_name", "app"),
+            Input {
+                key: "ml_port".into(),
+                raw: Raw::Toml(toml::Value::Integer(8080)),
+                origin: Origin::File {
+                    path: file.clone(),
+                    line: 9,
+                },
+            },
+        ];
+        let err = resolve(
+            &bp,
+            &inputs,
+            &BTreeMap::new(),
+            Fill::Config(&file),
+            &mut Scripted::new(&[]),
+        )
+        .unwrap_err();
+        match err {
+            Error::Config {
+                file: f, line, message, ..
+            } => {
+                assert_eq!((f.as_path(), line), (file.as_path(), 9));
+                assert!(message.contains("from p/braid.toml:9"), "{message}");
+            }
+            other => panic!("not located: {other}"),
+        }
+    }
+
     #[test]
     fn prompts_only_for_unanswered_questions_and_skips_false_conditions() {
         let bp = demo();

@@ -34,7 +34,11 @@ def lint(combo) -> None:
     )
     combo.check(
         "gateway: golangci-lint run (.golangci.yml)",
-        lambda: must(combo.run(["golangci-lint", "run", "./..."], combo.gw, timeout=900)),
+        lambda: must(
+            combo.run(
+                ["golangci-lint", "run", "--allow-parallel-runners", "./..."], combo.gw, timeout=900
+            )
+        ),
     )
 
 
@@ -58,11 +62,13 @@ def runtime(combo, slow_url: str) -> None:
 def shedding(combo, slow_url: str) -> str:
     """Two requests held by a slow upstream fill GATEWAY_MAX_INFLIGHT=2; the
     third gets 503 at once. Over streams the slow upstream is a prefix no
-    worker reads (so the gateway is never ready)."""
+    worker reads."""
     extra = {"GATEWAY_MAX_INFLIGHT": 2, "ML_MAX_BATCH": 2}
     if combo.streams:
+        # No worker reads this prefix, so the gateway never turns ready:
+        # wait for it to listen, not for /readyz.
         base = combo.start_gateway(
-            "shed", timeout_ms=3000, prefix=f"{combo.prefix}shed", wait_ready=False, extra=extra
+            "shed", timeout_ms=3000, prefix=f"{combo.prefix}shed", extra=extra, wait_ready=False
         )
     else:
         base = combo.start_gateway("shed", timeout_ms=3000, ml_url=slow_url, extra=extra)

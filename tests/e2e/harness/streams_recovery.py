@@ -77,17 +77,27 @@ def run_all(c) -> None:
         victim = c.worker
         killed["name"] = consumer_of(c, victim)
 
+        other = next(p for p in reversed(c.procs.started) if p.name == "worker-b")
+
         def kill():
-            # Stopped first, then killed once it holds entries: whatever the
-            # timing of the load, the kill always takes requests with it.
+            # Deterministic, whatever the timing of the load: both workers are
+            # stopped, the requests in flight queue up, the victim's consumer
+            # reads some of them (as its last XREADGROUP would have), and the
+            # victim is SIGKILLed holding them; then the other worker goes on.
             os.killpg(victim.pid, signal.SIGSTOP)
+            os.killpg(other.pid, signal.SIGSTOP)
             try:
-                killed["held"] = wait_until(
-                    lambda: pending_of(c.redis, prefix, killed["name"]), 3, 0.01, "entries held"
-                )
+                time.sleep(0.3)
+                c.redis(
+                    "XREADGROUP", "GROUP", GROUP, killed["name"], "COUNT", "16",
+                    "STREAMS", f"{prefix}:requests", ">",
+                )  # fmt: skip
+                killed["held"] = pending_of(c.redis, prefix, killed["name"])
             finally:
                 os.killpg(victim.pid, signal.SIGKILL)
                 victim.popen.wait(timeout=10)
+                os.killpg(other.pid, signal.SIGCONT)
+            expect(killed["held"] > 0, "the killed worker held no entry: test too weak")
 
         detail = streams.crash_under_load(
             base, kill, None, c.redis, prefix, int(DEADLINE_S * 1000), restart_after=None
