@@ -34,7 +34,11 @@ def lint(combo) -> None:
     )
     combo.check(
         "gateway: golangci-lint run (.golangci.yml)",
-        lambda: must(combo.run(["golangci-lint", "run", "--allow-parallel-runners", "./..."], combo.gw, timeout=900)),
+        lambda: must(
+            combo.run(
+                ["golangci-lint", "run", "--allow-parallel-runners", "./..."], combo.gw, timeout=900
+            )
+        ),
     )
 
 
