@@ -1,4 +1,4 @@
-//! No `dbg!`, `todo!` or `unimplemented!` lands (STYLE.md): every Rust file
+//! No debugging macro (`dbg`, `todo`, `unimplemented`) lands (STYLE.md): every Rust file
 //! under src/, tests/ and benches/, and build.rs, is read, and each call found
 //! is named as <FILE:LINE>. This file is left out, since it spells the names.
 
@@ -61,13 +61,14 @@ fn no_dbg_todo_or_unimplemented_lands() {
 #[test]
 fn the_check_finds_each_macro_and_names_its_line() {
     let re = forbidden();
-    let text = "fn f() {\n    dbg!(x);\n    let _ = todo!();\n    unimplemented! {}\n    my_dbg!(y);\n    // a todo! note\n}\n";
+    // `\x21` is `!`: spelled so that no grep for the macros finds this file.
+    let text = "fn f() {\n    dbg\x21(x);\n    let _ = todo\x21();\n    unimplemented\x21 {}\n    my_dbg\x21(y);\n    // a todo\x21 note\n}\n";
     assert_eq!(
         findings("src/x.rs", text, &re),
         [
-            "src/x.rs:2: dbg!(x);",
-            "src/x.rs:3: let _ = todo!();",
-            "src/x.rs:4: unimplemented! {}",
+            "src/x.rs:2: dbg\x21(x);",
+            "src/x.rs:3: let _ = todo\x21();",
+            "src/x.rs:4: unimplemented\x21 {}",
         ]
     );
 }
