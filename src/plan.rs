@@ -689,6 +689,11 @@ mod tests {
         assert_eq!(d.action, Action::Merge, "{d:?}");
     }
 
+    /// The plan of a render against a state and a disk, with the render's own new state.
+    fn plan_for(old: &State, new: &FileSet, moves: &BTreeMap<String, String>, disk: &dyn Disk) -> Plan {
+        plan(old, new, moves, disk, State::for_render("t", "0", BTreeMap::new(), new)).unwrap()
+    }
+
     struct Mem(BTreeMap<String, Vec<u8>>);
 
     impl Disk for Mem {
@@ -730,14 +735,7 @@ mod tests {
         let old = state(&[]);
         let new = render(&[("a", b"render\n")]);
         let disk = Mem([("a".to_string(), b"user\n".to_vec())].into());
-        let p = plan(
-            &old,
-            &new,
-            &BTreeMap::new(),
-            &disk,
-            State::for_render("t", "0", BTreeMap::new(), &new),
-        )
-        .unwrap();
+        let p = plan_for(&old, &new, &BTreeMap::new(), &disk);
         assert_eq!(p.steps[0].action, Action::KeepForeign);
         assert!(
             !p.state.files.contains_key("a"),
@@ -755,14 +753,7 @@ mod tests {
         ]
         .into());
         let moves = [("old/x".to_string(), "new/x".to_string())].into();
-        let p = plan(
-            &old,
-            &new,
-            &moves,
-            &disk,
-            State::for_render("t", "0", BTreeMap::new(), &new),
-        )
-        .unwrap();
+        let p = plan_for(&old, &new, &moves, &disk);
         let at_new = p.steps.iter().find(|s| s.path == "new/x").unwrap();
         assert_eq!((at_new.action, &at_new.moved_from), (Action::KeepForeign, &None));
         assert!(p.txn().writes.is_empty(), "{:?}", p.txn());
@@ -774,14 +765,7 @@ mod tests {
         let new = render(&[("new/x", b"x\n")]);
         let disk = Mem([("old/x".to_string(), b"x\nmine\n".to_vec())].into());
         let moves = [("old/x".to_string(), "new/x".to_string())].into();
-        let p = plan(
-            &old,
-            &new,
-            &moves,
-            &disk,
-            State::for_render("t", "0", BTreeMap::new(), &new),
-        )
-        .unwrap();
+        let p = plan_for(&old, &new, &moves, &disk);
         let txn = p.txn();
         assert_eq!(txn.writes.len(), 1);
         assert_eq!(
@@ -803,14 +787,7 @@ mod tests {
         let old = state(&[("gone", b"g\n"), ("orphan", b"o\n")]);
         let new = render(&[("gone", b"g2\n")]);
         let disk = Mem([("orphan".to_string(), b"o\nmine\n".to_vec())].into());
-        let p = plan(
-            &old,
-            &new,
-            &BTreeMap::new(),
-            &disk,
-            State::for_render("t", "0", BTreeMap::new(), &new),
-        )
-        .unwrap();
+        let p = plan_for(&old, &new, &BTreeMap::new(), &disk);
         assert!(p.state.files["gone"].deleted, "regen keeps it deleted next time");
         assert_eq!(
             p.state.files.get("orphan"),
@@ -834,14 +811,7 @@ mod tests {
         }
         let old = state(&[("a", b"a\n")]);
         let new = render(&[("a", b"b\n")]);
-        let p = plan(
-            &old,
-            &new,
-            &BTreeMap::new(),
-            &Linked,
-            State::for_render("t", "0", BTreeMap::new(), &new),
-        )
-        .unwrap();
+        let p = plan_for(&old, &new, &BTreeMap::new(), &Linked);
         assert_eq!(p.steps[0].action, Action::KeepLinked);
         assert_eq!(p.steps[0].blocked.as_ref().map(|b| b.at.as_str()), Some("a-link"));
         assert!(
@@ -858,14 +828,7 @@ mod tests {
         let new = render(&[]);
         let disk = Mem([("old/worker.py".to_string(), b"w\n".to_vec())].into());
         let moves = [("old/worker.py".to_string(), "new/worker.py".to_string())].into();
-        let p = plan(
-            &old,
-            &new,
-            &moves,
-            &disk,
-            State::for_render("t", "0", BTreeMap::new(), &new),
-        )
-        .unwrap();
+        let p = plan_for(&old, &new, &moves, &disk);
         assert_eq!(p.steps.len(), 1);
         assert_eq!(
             (p.steps[0].path.as_str(), p.steps[0].action),
@@ -878,14 +841,7 @@ mod tests {
         let old = state(&[("a", b"a\n"), ("b", &[0xff, 1])]);
         let new = render(&[("a", b"new\n"), ("b", &[0xff, 3])]);
         let disk = Mem([("a".to_string(), b"mine\n".to_vec()), ("b".to_string(), vec![0xff, 2])].into());
-        let p = plan(
-            &old,
-            &new,
-            &BTreeMap::new(),
-            &disk,
-            State::for_render("t", "0", BTreeMap::new(), &new),
-        )
-        .unwrap();
+        let p = plan_for(&old, &new, &BTreeMap::new(), &disk);
         assert_eq!(p.state.conflicts.iter().collect::<Vec<_>>(), ["a", "b"]);
         let txn = p.txn();
         let beside: Vec<_> = txn.writes.iter().map(|w| w.path.as_str()).collect();
@@ -905,14 +861,7 @@ mod tests {
         }
         let old = state(&[("a", b"a\n")]);
         let new = render(&[("a", b"b\n")]);
-        let p = plan(
-            &old,
-            &new,
-            &BTreeMap::new(),
-            &ModeDisk,
-            State::for_render("t", "0", BTreeMap::new(), &new),
-        )
-        .unwrap();
+        let p = plan_for(&old, &new, &BTreeMap::new(), &ModeDisk);
         assert_eq!((p.steps[0].action, p.steps[0].mode), (Action::Update, 0o600));
     }
 }
