@@ -343,7 +343,10 @@ impl Answers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{blueprint::Library, prompt::Scripted};
+    use crate::{
+        blueprint::{Constraint, Library},
+        prompt::Scripted,
+    };
 
     fn demo() -> Blueprint {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/blueprints");
@@ -386,6 +389,27 @@ mod tests {
         assert!(err.contains("gateway_port = 8080  your answer"), "{err}");
         let ok = [flag("project_name", "app"), flag("ml_port", "8001")];
         assert!(resolve(&bp, &ok, &BTreeMap::new(), Fill::Defaults, &mut Scripted::new(&[])).is_ok());
+    }
+
+    #[test]
+    fn a_constraint_reading_a_skipped_question_says_it_was_not_asked() {
+        let mut bp = demo();
+        // `cone` is asked only for chocolate; vanilla skips it.
+        bp.constraints.push(Constraint {
+            check: "cone is defined".into(),
+            message: "a cone is needed".into(),
+            hint: None,
+            keys: vec!["flavor".into(), "cone".into()],
+        });
+        let inputs = [flag("project_name", "app"), flag("flavor", "vanilla")];
+        let err = resolve(&bp, &inputs, &BTreeMap::new(), Fill::Defaults, &mut Scripted::new(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("a cone is needed (`cone is defined` is false):\n    flavor = \"vanilla\"  from --set flavor\n    cone = (not asked)\n"),
+            "{err}"
+        );
+        assert!(err.contains("hint: change `flavor` or `cone`"), "{err}");
     }
 
     #[test]
