@@ -474,3 +474,87 @@ fn alternative_components_provide_the_same_names() {
         }
     }
 }
+
+/// The environment variables a generated service reads, found in its code
+/// (tests aside): the first argument of a call that is an upper-case string
+/// (`r.port("GATEWAY_PORT", ...)`, `port('GATEWAY_PORT', ...)`,
+/// `os.Getenv("X")`), `process.env.X`, `os.environ`/`os.getenv`, and the
+/// fields of the ML service's pydantic `Settings` (a field is its name in
+/// upper case).
+fn variables_read(files: &BTreeMap<String, String>) -> BTreeSet<String> {
+    let call = regex::Regex::new(r#"\b\w+\(\s*["']([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)["']"#).unwrap();
+    let node_env = regex::Regex::new(r#"process\.env(?:\.|\[["'])([A-Z][A-Z0-9_]*)"#).unwrap();
+    let py_env = regex::Regex::new(r#"os\.(?:environ(?:\.get)?|getenv)[\[(]["']([A-Z][A-Z0-9_]*)"#).unwrap();
+    let field = regex::Regex::new(r"^    ([a-z][a-z0-9_]*)\s*:").unwrap();
+    let mut names = BTreeSet::new();
+    for (path, text) in files {
+        let test = path.contains("/test/")
+            || path.contains("/tests/")
+            || path.ends_with("_test.go")
+            || path.ends_with(".test.js");
+        let code = [".go", ".js", ".py"].iter().any(|ext| path.ends_with(ext));
+        if !path.starts_with("services/") || test || !code {
+            continue;
+        }
+        for re in [&call, &node_env, &py_env] {
+            names.extend(re.captures_iter(text).map(|c| c[1].to_string()));
+        }
+        if let Some(start) = text.find("(BaseSettings):") {
+            assert!(
+                !text.contains("env_prefix"),
+                "{path}: an env_prefix this test does not read"
+            );
+            let body = text[start..]
+                .lines()
+                .skip(1)
+                .take_while(|l| l.is_empty() || l.starts_with(' '));
+            for line in body {
+                if let Some(c) = field.captures(line) {
+                    if &c[1] != "model_config" {
+                        names.insert(c[1].to_uppercase());
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Every environment variable a service reads is documented where a user
+/// looks for it: `.env.example` sets it or shows it commented out
+/// (`NAME=` or `# NAME=`), and the README's configuration table has a row
+/// for it. A variable added to a service's code without both fails here.
+#[test]
+fn every_variable_a_service_reads_is_in_env_example_and_the_readme() {
+    let library = Library::new(&[]).unwrap();
+    let bp = library.load("ml-gateway").unwrap();
+    let env = regex::Regex::new(r"(?m)^(?:# ?)?([A-Z][A-Z0-9_]*)=").unwrap();
+    let row = regex::Regex::new(r"(?m)^\| `([A-Z][A-Z0-9_]*)` \|").unwrap();
+    for answers in combinations(&bp) {
+        let label = format!("{:?}", answers.0.iter().map(|(_, v)| v.to_string()).collect::<Vec<_>>());
+        let files: BTreeMap<String, String> = render(&bp, &answers)
+            .unwrap()
+            .into_iter()
+            .filter_map(|(path, f)| String::from_utf8(f.bytes).ok().map(|t| (path, t)))
+            .collect();
+        let read = variables_read(&files);
+        for name in ["GATEWAY_PORT", "ML_PORT", "LOG_LEVEL", "ML_MODEL_PATH"] {
+            assert!(read.contains(name), "{label}: the scan missed {name}: {read:?}");
+        }
+        let in_env: BTreeSet<_> = env
+            .captures_iter(&files[".env.example"])
+            .map(|c| c[1].to_string())
+            .collect();
+        let in_readme: BTreeSet<_> = row
+            .captures_iter(&files["README.md"])
+            .map(|c| c[1].to_string())
+            .collect();
+        let missing_env: Vec<_> = read.difference(&in_env).collect();
+        let missing_readme: Vec<_> = read.difference(&in_readme).collect();
+        assert!(
+            missing_env.is_empty() && missing_readme.is_empty(),
+            "{label}: variables the services read, missing from .env.example: {missing_env:?}; \
+             missing from the README's configuration table: {missing_readme:?}"
+        );
+    }
+}
