@@ -5,8 +5,8 @@ package.json is gateway-node's, but its dependencies depend on the transport
 (each gateway-node-TRANSPORT provides `node_dependencies`), so each
 gateway-node-TRANSPORT component holds the lock of its variant:
 blueprints/components/gateway-node-TRANSPORT/services/gateway/package-lock.json.j2.
-This renders the gateway for every such component with braid (from the
-blueprints on disk), runs `npm install --package-lock-only --ignore-scripts`
+This renders the gateway for every transport the blueprint offers with braid
+(from the blueprints on disk), runs `npm install --package-lock-only --ignore-scripts`
 in it (`--upgrade` drops the lock first, so that every package not pinned by
 package.json moves to its newest allowed release) and writes the lock back as
 the component's template, with the package name templated.
@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,15 +39,14 @@ TEMPLATED_NAME = '"name": {{ npm_package | json }}'
 
 
 def transports() -> list[str]:
-    """The transports with a gateway-node-TRANSPORT component."""
-    found = sorted(
-        p.name.removeprefix(COMPONENT)
-        for p in (BLUEPRINTS / "components").iterdir()
-        if p.is_dir() and p.name.startswith(COMPONENT)
-    )
-    if not found:
-        sys.exit(f"no {COMPONENT}TRANSPORT component in {BLUEPRINTS / 'components'}")
-    return found
+    """The choices of the blueprint's `transport` question; each has its
+    gateway-node-TRANSPORT component."""
+    manifest = tomllib.loads((BLUEPRINTS / "ml-gateway/blueprint.toml").read_text())
+    (question,) = (q for q in manifest["question"] if q["key"] == "transport")
+    for transport in question["choices"]:
+        if not (BLUEPRINTS / "components" / f"{COMPONENT}{transport}").is_dir():
+            sys.exit(f"transport {transport!r} has no component {COMPONENT}{transport}")
+    return question["choices"]
 
 
 def lock(work: Path, transport: str, upgrade: bool) -> str:
