@@ -13,7 +13,7 @@ use std::{
 
 use braid::{
     answers::{condition, Answers, Value},
-    blueprint::{Blueprint, Kind, Library, Text},
+    blueprint::{Blueprint, Component, Kind, Library, Text},
     render::{lines, paths, render},
 };
 
@@ -420,15 +420,37 @@ fn the_silent_else_check_finds_each_silent_else_of_a_bad_fixture() {
     assert_eq!(found, expected, "{found:#?}");
 }
 
+/// The `provides.NAME`s a component's templates read (in their text or
+/// their path).
+fn provides_read(c: &Component) -> BTreeSet<String> {
+    let reads = regex::Regex::new(r"\bprovides\.([a-z_][a-z0-9_]*)").unwrap();
+    let mut names = BTreeSet::new();
+    for (path, file) in &c.files {
+        let text = if path.ends_with(".j2") {
+            String::from_utf8_lossy(&file.bytes)
+        } else {
+            "".into()
+        };
+        for m in reads.captures_iter(path).chain(reads.captures_iter(&text)) {
+            names.insert(m[1].to_string());
+        }
+    }
+    names
+}
+
 /// Components that stand for different choices of the same questions
 /// (`gateway-go` and `gateway-node`, `transport-http` and
 /// `transport-redis-streams`, `gateway-go-http` and
-/// `gateway-node-redis-streams`) are alternatives: root templates loop over
-/// what they provide, so each must provide the same names (`[]` for
-/// "nothing here"), or a new gateway or transport that forgets one renders a
-/// root file with a silent hole. Alternatives are found by name: a component
+/// `gateway-node-redis-streams`) are alternatives: templates loop over what
+/// they provide, so a new gateway or transport that forgets a name renders a
+/// file with a silent hole. Alternatives are found by name: a component
 /// named after the values its `when` picks, with those values replaced by
-/// the question, gives the family (`gateway-{gateway}-{transport}`).
+/// the question, gives the family (`gateway-{gateway}-{transport}`). In
+/// every combination, the family's active member provides (`[]` for
+/// "nothing here") each name that another member provides and an active
+/// template reads: every member a name the root files read, but only the
+/// `gateway-node-{transport}` members a name that only gateway-node's
+/// templates read.
 #[test]
 fn alternative_components_provide_the_same_names() {
     let library = Library::new(&[]).unwrap();
@@ -448,16 +470,35 @@ fn alternative_components_provide_the_same_names() {
             families.entry(family).or_default().push((component, names));
         }
         let mut checked = 0;
-        for (family, members) in &families {
-            let (first, first_names) = &members[0];
-            for (other, names) in &members[1..] {
-                checked += 1;
-                let only_first: Vec<_> = first_names.difference(names).collect();
-                let only_other: Vec<_> = names.difference(first_names).collect();
-                assert!(
-                    only_first.is_empty() && only_other.is_empty(),
-                    "{name}: {family}: only {first} provides {only_first:?}; only {other} provides {only_other:?}"
-                );
+        let choices = choice_questions(&bp);
+        for answers in combinations(&bp) {
+            let picked: Vec<String> = answers
+                .0
+                .iter()
+                .filter(|(k, _)| choices.contains_key(k))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let mut active = BTreeSet::new();
+            let mut read = BTreeSet::new();
+            for c in &bp.components {
+                if c.when.as_ref().is_none_or(|w| condition(w, &answers).unwrap()) {
+                    active.insert(c.label.rsplit('/').next().unwrap().to_string());
+                    read.extend(provides_read(c));
+                }
+            }
+            for (family, members) in &families {
+                let provided: BTreeSet<&String> = members.iter().flat_map(|(_, names)| names).collect();
+                for (component, names) in members.iter().filter(|(c, _)| active.contains(c)) {
+                    checked += 1;
+                    let missing: Vec<_> = provided
+                        .iter()
+                        .filter(|n| read.contains(n.as_str()) && !names.contains(n.as_str()))
+                        .collect();
+                    assert!(
+                        missing.is_empty(),
+                        "{name} {picked:?}: {family}: {component} does not provide {missing:?}, which another member provides and a template of this combination reads"
+                    );
+                }
             }
         }
         if name == "ml-gateway" {

@@ -9,11 +9,7 @@ import requestId, { genReqId } from './plugins/request-id.js'
 import upstream from './plugins/upstream.js'
 import healthRoutes from './routes/health.js'
 import predictRoutes from './routes/predict.js'
-{%- if transport == "http" %}
-import { createHttpUpstream } from './upstream/http.js'
-{%- elif transport == "redis-streams" %}
-import { createStreamsUpstream } from './upstream/streams.js'
-{%- endif %}
+import { createUpstream } from './upstream/index.js'
 
 // Limits of the public server. Each request must arrive whole within
 // REQUEST_TIMEOUT_MS, its headers within HEADERS_TIMEOUT_MS (a slow client
@@ -54,11 +50,8 @@ export function buildApp(config, options = {}) {
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false },
     },
   })
-{% if transport == "http" %}
-  const create = options.createUpstream ?? (() => createHttpUpstream(config))
-{%- elif transport == "redis-streams" %}
-  const create = options.createUpstream ?? ((deps) => createStreamsUpstream(config, deps))
-{%- endif %}
+
+  const create = options.createUpstream ?? ((deps) => createUpstream(config, deps))
 
   app.register(requestId, { traceSampled: config.traceSampled })
   app.register(metrics)
