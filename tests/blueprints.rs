@@ -466,6 +466,7 @@ fn alternative_components_provide_the_same_names() {
                 "gateway-{gateway}",
                 "transport-{transport}",
                 "gateway-{gateway}-{transport}",
+                "ml-python-{transport}",
             ] {
                 let members = families.get(family).map_or(0, Vec::len);
                 assert!(members >= 2, "{family}: {members} components; {families:?}");
