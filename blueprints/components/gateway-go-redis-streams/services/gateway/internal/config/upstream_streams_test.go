@@ -59,3 +59,38 @@ func TestLoadStreamsInvalid(t *testing.T) {
 		}
 	}
 }
+
+// Bug (issue 11, leftover): a malformed REDIS_URL showed its password, in
+// the value and in the parser's message, which quotes what it rejects (a
+// password holding "/" gave `invalid port ":s3cr3t"`). The message stays,
+// taken from the masked URL.
+func TestLoadStreamsHidesPasswordsOfMalformedURLs(t *testing.T) {
+	tests := []struct {
+		value, reason string // reason: what the error still says
+	}{
+		{"redis//:s3cr3t-pa55@redis:6379/0", "invalid URL scheme"},
+		{"redis:/:s3cr3t-pa55@redis:6379/0", "invalid URL path"},
+		{"redis:///:s3cr3t-pa55@redis:6379/0", "invalid URL path"},
+		{"redis://:s3cr3t/pa55@redis:6379/0", "percent-encode"},
+		{"redis://:12/s3cr3t-pa55@redis:6379/0", "percent-encode"},
+		{"redis://:s3cr3t#pa55@redis:6379/0", "percent-encode"},
+		{"redis://:s3cr3t-pa55@redis:6379/db", `invalid database number: "db"`},
+		{"http://:s3cr3t-pa55@redis:6379/0", "invalid URL scheme"},
+	}
+	for _, tt := range tests {
+		_, err := Load(env(map[string]string{"REDIS_URL": tt.value}))
+		if err == nil {
+			t.Errorf("REDIS_URL=%q accepted", tt.value)
+			continue
+		}
+		msg := err.Error()
+		for _, piece := range []string{"s3cr3t", "pa55"} {
+			if strings.Contains(msg, piece) {
+				t.Errorf("REDIS_URL=%q: the error shows the password (%q): %s", tt.value, piece, msg)
+			}
+		}
+		if !strings.Contains(msg, "REDIS_URL=") || !strings.Contains(msg, tt.reason) {
+			t.Errorf("REDIS_URL=%q: error %q should name REDIS_URL and say %q", tt.value, msg, tt.reason)
+		}
+	}
+}
