@@ -47,6 +47,11 @@ func TestLoadStreamsInvalid(t *testing.T) {
 		{"REDIS_URL", "localhost:6379"},
 		{"REDIS_URL", "http://redis:6379"},
 		{"REDIS_URL", "redis://redis:6379/db"},
+		// Bug: go-redis reads redis:HOST (no "//") as localhost:6379 and drops
+		// the rest, password included; the gateway started against the wrong
+		// Redis, while the Node.js gateway and the worker refuse the value.
+		{"REDIS_URL", "redis:redis:6379"},
+		{"REDIS_URL", "rediss:redis:6380/0"},
 		{"STREAM_MAXLEN", "0"},
 		{"STREAM_MAXLEN", "many"},
 		{"STREAM_PREFIX", "my app"},
@@ -76,6 +81,7 @@ func TestLoadStreamsHidesPasswordsOfMalformedURLs(t *testing.T) {
 		{"redis://:s3cr3t#pa55@redis:6379/0", "percent-encode"},
 		{"redis://:s3cr3t-pa55@redis:6379/db", `invalid database number: "db"`},
 		{"http://:s3cr3t-pa55@redis:6379/0", "invalid URL scheme"},
+		{"redis:s3cr3t-pa55@redis:6379/0", "no // after the scheme"},
 	}
 	for _, tt := range tests {
 		_, err := Load(env(map[string]string{"REDIS_URL": tt.value}))
