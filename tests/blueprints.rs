@@ -481,10 +481,10 @@ fn alternative_components_provide_the_same_names() {
             let names: BTreeSet<&str> = members.iter().flat_map(|&i| provides(i)).collect();
             for &member in members {
                 for &n in &names {
+                    checked += 1;
                     if provides(member).contains(n) {
                         continue;
                     }
-                    checked += 1;
                     let peers: Vec<_> = members
                         .iter()
                         .filter(|&&i| provides(i).contains(n))
@@ -497,12 +497,11 @@ fn alternative_components_provide_the_same_names() {
                         .find(|&&r| on.iter().any(|c| c[member] && c[r]));
                     assert!(
                         with.is_none(),
-                        "{name}: {family}: {} does not provide `{n}`, which {} reads beside it ({peers:?} provide it)",
+                        "{name}: {family}: {} does not provide `{n}`, which `{}` reads beside it ({peers:?} provide it)",
                         short(member),
                         short(*with.unwrap()),
                     );
                 }
-                checked += 1;
             }
         }
         if name == "ml-gateway" {
