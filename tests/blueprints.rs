@@ -13,7 +13,7 @@ use std::{
 
 use braid::{
     answers::{condition, Answers, Value},
-    blueprint::{Blueprint, Component, Kind, Library, Text},
+    blueprint::{Blueprint, Kind, Library, Text},
     render::{lines, paths, render},
 };
 
@@ -420,83 +420,86 @@ fn the_silent_else_check_finds_each_silent_else_of_a_bad_fixture() {
     assert_eq!(found, expected, "{found:#?}");
 }
 
-/// The `provides.NAME`s a component's templates read (in their text or
-/// their path).
-fn provides_read(c: &Component) -> BTreeSet<String> {
-    let reads = regex::Regex::new(r"\bprovides\.([a-z_][a-z0-9_]*)").unwrap();
-    let mut names = BTreeSet::new();
-    for (path, file) in &c.files {
-        let text = if path.ends_with(".j2") {
-            String::from_utf8_lossy(&file.bytes)
-        } else {
-            "".into()
-        };
-        for m in reads.captures_iter(path).chain(reads.captures_iter(&text)) {
-            names.insert(m[1].to_string());
-        }
-    }
-    names
-}
-
 /// Components that stand for different choices of the same questions
 /// (`gateway-go` and `gateway-node`, `transport-http` and
 /// `transport-redis-streams`, `gateway-go-http` and
 /// `gateway-node-redis-streams`) are alternatives: templates loop over what
-/// they provide, so a new gateway or transport that forgets a name renders a
-/// file with a silent hole. Alternatives are found by name: a component
-/// named after the values its `when` picks, with those values replaced by
-/// the question, gives the family (`gateway-{gateway}-{transport}`). In
-/// every combination, the family's active member provides (`[]` for
-/// "nothing here") each name that another member provides and an active
-/// template reads: every member a name the root files read, but only the
-/// `gateway-node-{transport}` members a name that only gateway-node's
-/// templates read.
+/// they provide, so each must provide the same names (`[]` for "nothing
+/// here"), or a new gateway or transport that forgets one renders a file
+/// with a silent hole. Alternatives are found by name: a component named
+/// after the values its `when` picks, with those values replaced by the
+/// question, gives the family (`gateway-{gateway}-{transport}`).
+///
+/// A name counts only where a template that reads it is rendered: the root
+/// files read theirs in every combination, so every member of a family
+/// provides them; the Go gateway's own README reads names that only
+/// `gateway-go-{transport}` provide, and `gateway-node-http`, never rendered
+/// beside it, need not provide them.
 #[test]
 fn alternative_components_provide_the_same_names() {
     let library = Library::new(&[]).unwrap();
     let picks = regex::Regex::new(r#"\b([a-z_]+)\s*==\s*(?:'([^']*)'|"([^"]*)")"#).unwrap();
+    let reads = regex::Regex::new(r"\bprovides\.([a-z_][a-z0-9_]*)").unwrap();
     for name in library.names() {
         let bp = library.load(&name).unwrap();
-        let mut families: BTreeMap<String, Vec<(String, BTreeSet<String>)>> = BTreeMap::new();
-        for c in &bp.components {
+        // name -> the components whose templates read `provides.NAME`
+        let mut readers: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, c) in bp.components.iter().enumerate() {
+            let texts = c.files.iter().filter(|(path, _)| path.ends_with(".j2"));
+            for (_, f) in texts {
+                for m in reads.captures_iter(std::str::from_utf8(&f.bytes).unwrap_or("")) {
+                    let list = readers.entry(m[1].to_string()).or_default();
+                    if !list.contains(&i) {
+                        list.push(i);
+                    }
+                }
+            }
+        }
+        let on: Vec<Vec<bool>> = combinations(&bp)
+            .iter()
+            .map(|answers| {
+                let on =
+                    |c: &braid::blueprint::Component| c.when.as_ref().is_none_or(|w| condition(w, answers).unwrap());
+                bp.components.iter().map(on).collect()
+            })
+            .collect();
+        let mut families: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, c) in bp.components.iter().enumerate() {
             let Some(when) = &c.when else { continue };
-            let component = c.label.rsplit('/').next().unwrap().to_string();
-            let mut family = component.clone();
+            let mut family = c.label.rsplit('/').next().unwrap().to_string();
             for m in picks.captures_iter(&when.text) {
                 let value = m.get(2).or_else(|| m.get(3)).unwrap().as_str();
                 family = family.replacen(value, &format!("{{{}}}", &m[1]), 1);
             }
-            let names = c.provides.iter().map(|(k, _)| k.clone()).collect();
-            families.entry(family).or_default().push((component, names));
+            families.entry(family).or_default().push(i);
         }
+        let provides =
+            |i: usize| -> BTreeSet<&str> { bp.components[i].provides.iter().map(|(k, _)| k.as_str()).collect() };
+        let short = |i: usize| bp.components[i].label.rsplit('/').next().unwrap();
         let mut checked = 0;
-        let choices = choice_questions(&bp);
-        for answers in combinations(&bp) {
-            let picked: Vec<String> = answers
-                .0
-                .iter()
-                .filter(|(k, _)| choices.contains_key(k))
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            let mut active = BTreeSet::new();
-            let mut read = BTreeSet::new();
-            for c in &bp.components {
-                if c.when.as_ref().is_none_or(|w| condition(w, &answers).unwrap()) {
-                    active.insert(c.label.rsplit('/').next().unwrap().to_string());
-                    read.extend(provides_read(c));
-                }
-            }
-            for (family, members) in &families {
-                let provided: BTreeSet<&String> = members.iter().flat_map(|(_, names)| names).collect();
-                for (component, names) in members.iter().filter(|(c, _)| active.contains(c)) {
+        for (family, members) in &families {
+            let names: BTreeSet<&str> = members.iter().flat_map(|&i| provides(i)).collect();
+            for &member in members {
+                for &n in &names {
                     checked += 1;
-                    let missing: Vec<_> = provided
+                    if provides(member).contains(n) {
+                        continue;
+                    }
+                    let peers: Vec<_> = members
                         .iter()
-                        .filter(|n| read.contains(n.as_str()) && !names.contains(n.as_str()))
+                        .filter(|&&i| provides(i).contains(n))
+                        .map(|&i| short(i))
                         .collect();
+                    let with = readers
+                        .get(n)
+                        .into_iter()
+                        .flatten()
+                        .find(|&&r| on.iter().any(|c| c[member] && c[r]));
                     assert!(
-                        missing.is_empty(),
-                        "{name} {picked:?}: {family}: {component} does not provide {missing:?}, which another member provides and a template of this combination reads"
+                        with.is_none(),
+                        "{name}: {family}: {} does not provide `{n}`, which `{}` reads beside it ({peers:?} provide it)",
+                        short(member),
+                        short(*with.unwrap()),
                     );
                 }
             }
@@ -599,6 +602,64 @@ fn every_variable_a_service_reads_is_in_env_example_and_the_readme() {
             missing_env.is_empty() && missing_readme.is_empty(),
             "{label}: variables the services read, missing from .env.example: {missing_env:?}; \
              missing from the README's configuration table: {missing_readme:?}"
+        );
+    }
+}
+
+/// A component stands for the choices its `when` selects (`gateway-go`:
+/// `gateway`; `gateway-go-http`: `gateway` and `transport`; `ml-python` and
+/// the blueprint's own root files: none). It may print any answer, but it
+/// may only branch on (compare, look up by) the choice questions its `when`
+/// tests: what differs by another question comes from that question's
+/// components (their files and `provides`). So a third gateway or transport
+/// is new components only, and never an `elif` in an existing file.
+#[test]
+fn components_branch_only_on_the_choices_their_when_selects() {
+    let library = Library::new(&[]).unwrap();
+    for name in library.names() {
+        let bp = library.load(&name).unwrap();
+        let choices = choice_questions(&bp);
+        let mut found = Vec::new();
+        for c in &bp.components {
+            let when = c.when.as_ref().map_or("", |w| w.text.as_str());
+            let owned: BTreeSet<&String> = choices
+                .keys()
+                .filter(|k| {
+                    regex::Regex::new(&format!(r"\b{}\b", regex::escape(k)))
+                        .unwrap()
+                        .is_match(when)
+                })
+                .collect();
+            let mut texts: Vec<(String, String)> = Vec::new();
+            for (path, file) in &c.files {
+                texts.push((format!("{path} (path)"), path.clone()));
+                if path.ends_with(".j2") {
+                    texts.push((path.clone(), String::from_utf8_lossy(&file.bytes).into_owned()));
+                }
+            }
+            for (key, items) in &c.provides {
+                texts.extend(items.iter().map(|i| (format!("provides.{key}"), i.clone())));
+            }
+            for rule in &c.rules {
+                if let Some(w) = &rule.when {
+                    texts.push(("[[file]] when".into(), w.text.clone()));
+                }
+            }
+            for (place, text) in texts {
+                for key in choices.keys().filter(|k| !owned.contains(k)) {
+                    let k = regex::escape(key);
+                    let lookup = regex::Regex::new(&format!(r"\[\s*{k}\s*\]")).unwrap();
+                    let in_list = regex::Regex::new(&format!(r"\b{k}\s+(?:not\s+)?in\b")).unwrap();
+                    if !named_choices(&text, key).is_empty() || lookup.is_match(&text) || in_list.is_match(&text) {
+                        found.push(format!("{}: {place} branches on `{key}`", c.label));
+                    }
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "{name}: move what differs into that question's components (files or [provides]):\n{}",
+            found.join("\n")
         );
     }
 }
