@@ -663,3 +663,30 @@ fn components_branch_only_on_the_choices_their_when_selects() {
         );
     }
 }
+
+/// A name declared in `provides = [...]` that no template reads is dead
+/// weight that every new alternative must still provide.
+#[test]
+fn every_declared_provides_name_is_read_by_some_template() {
+    let library = Library::new(&[]).unwrap();
+    let reads = regex::Regex::new(r"\bprovides\.([a-z_][a-z0-9_]*)").unwrap();
+    for name in library.names() {
+        let bp = library.load(&name).unwrap();
+        let mut read = BTreeSet::new();
+        for (_, text) in bp.texts() {
+            let (Text::Template(t) | Text::Expr(t)) = text;
+            read.extend(reads.captures_iter(&t).map(|m| m[1].to_string()));
+        }
+        for c in &bp.components {
+            for (path, file) in &c.files {
+                read.extend(reads.captures_iter(path).map(|m| m[1].to_string()));
+                if path.ends_with(".j2") {
+                    let text = String::from_utf8_lossy(&file.bytes);
+                    read.extend(reads.captures_iter(&text).map(|m| m[1].to_string()));
+                }
+            }
+        }
+        let unread: Vec<_> = bp.provides.iter().filter(|n| !read.contains(*n)).collect();
+        assert!(unread.is_empty(), "{name}: declared in provides, read by no template: {unread:?}");
+    }
+}
