@@ -687,6 +687,9 @@ fn every_declared_provides_name_is_read_by_some_template() {
             }
         }
         let unread: Vec<_> = bp.provides.iter().filter(|n| !read.contains(*n)).collect();
-        assert!(unread.is_empty(), "{name}: declared in provides, read by no template: {unread:?}");
+        assert!(
+            unread.is_empty(),
+            "{name}: declared in provides, read by no template: {unread:?}"
+        );
     }
 }
