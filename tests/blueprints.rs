@@ -420,44 +420,78 @@ fn the_silent_else_check_finds_each_silent_else_of_a_bad_fixture() {
     assert_eq!(found, expected, "{found:#?}");
 }
 
+/// The `provides.NAME` each component's templates read.
+fn provides_read(c: &braid::blueprint::Component) -> BTreeSet<String> {
+    let read = regex::Regex::new(r"provides\.([a-z_][a-z0-9_]*)").unwrap();
+    c.files
+        .iter()
+        .filter(|(path, _)| path.ends_with(".j2"))
+        .filter_map(|(_, file)| std::str::from_utf8(&file.bytes).ok())
+        .flat_map(|text| read.captures_iter(text).map(|m| m[1].to_string()).collect::<Vec<_>>())
+        .collect()
+}
+
 /// Components that stand for different choices of the same questions
 /// (`gateway-go` and `gateway-node`, `transport-http` and
 /// `transport-redis-streams`, `gateway-go-http` and
-/// `gateway-node-redis-streams`) are alternatives: root templates loop over
-/// what they provide, so each must provide the same names (`[]` for
-/// "nothing here"), or a new gateway or transport that forgets one renders a
-/// root file with a silent hole. Alternatives are found by name: a component
-/// named after the values its `when` picks, with those values replaced by
-/// the question, gives the family (`gateway-{gateway}-{transport}`).
+/// `gateway-node-redis-streams`) are alternatives: templates loop over what
+/// they provide, so each must provide the names that the templates rendered
+/// with it read (`[]` for "nothing here"), or a new gateway or transport
+/// that forgets one renders a file with a silent hole. Alternatives are
+/// found by name: a component named after the values its `when` picks, with
+/// those values replaced by the question, gives the family
+/// (`gateway-{gateway}-{transport}`). A name that only one language's
+/// templates read (`node_dependencies`, read by gateway-node's package.json)
+/// is owed by the members rendered with those templates (gateway-node-http,
+/// gateway-node-redis-streams), not by the other language's (gateway-go-http).
 #[test]
 fn alternative_components_provide_the_same_names() {
     let library = Library::new(&[]).unwrap();
     let picks = regex::Regex::new(r#"\b([a-z_]+)\s*==\s*(?:'([^']*)'|"([^"]*)")"#).unwrap();
     for name in library.names() {
         let bp = library.load(&name).unwrap();
-        let mut families: BTreeMap<String, Vec<(String, BTreeSet<String>)>> = BTreeMap::new();
-        for c in &bp.components {
+        let mut families: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, c) in bp.components.iter().enumerate() {
             let Some(when) = &c.when else { continue };
-            let component = c.label.rsplit('/').next().unwrap().to_string();
-            let mut family = component.clone();
+            let mut family = c.label.rsplit('/').next().unwrap().to_string();
             for m in picks.captures_iter(&when.text) {
                 let value = m.get(2).or_else(|| m.get(3)).unwrap().as_str();
                 family = family.replacen(value, &format!("{{{}}}", &m[1]), 1);
             }
-            let names = c.provides.iter().map(|(k, _)| k.clone()).collect();
-            families.entry(family).or_default().push((component, names));
+            families.entry(family).or_default().push(i);
         }
+        let provided: Vec<BTreeSet<String>> = bp
+            .components
+            .iter()
+            .map(|c| c.provides.iter().map(|(k, _)| k.clone()).collect())
+            .collect();
+        let read: Vec<BTreeSet<String>> = bp.components.iter().map(provides_read).collect();
         let mut checked = 0;
-        for (family, members) in &families {
-            let (first, first_names) = &members[0];
-            for (other, names) in &members[1..] {
-                checked += 1;
-                let only_first: Vec<_> = first_names.difference(names).collect();
-                let only_other: Vec<_> = names.difference(first_names).collect();
-                assert!(
-                    only_first.is_empty() && only_other.is_empty(),
-                    "{name}: {family}: only {first} provides {only_first:?}; only {other} provides {only_other:?}"
-                );
+        for answers in combinations(&bp) {
+            let active: Vec<usize> = (0..bp.components.len())
+                .filter(|&i| {
+                    bp.components[i]
+                        .when
+                        .as_ref()
+                        .is_none_or(|w| condition(w, &answers).unwrap())
+                })
+                .collect();
+            let rendered_reads: BTreeSet<&String> = active.iter().flat_map(|&i| &read[i]).collect();
+            for (family, members) in &families {
+                let names: BTreeSet<&String> = members.iter().flat_map(|&i| &provided[i]).collect();
+                for &m in members.iter().filter(|m| active.contains(m)) {
+                    checked += 1;
+                    let missing: Vec<_> = names
+                        .iter()
+                        .filter(|n| rendered_reads.contains(**n) && !provided[m].contains(**n))
+                        .collect();
+                    assert!(
+                        missing.is_empty(),
+                        "{name}: {family}: {} does not provide {missing:?}, which templates rendered with it read ({:?})",
+                        bp.components[m].label,
+                        answers.0
+                    );
+                }
             }
         }
         if name == "ml-gateway" {
@@ -466,6 +500,7 @@ fn alternative_components_provide_the_same_names() {
                 "gateway-{gateway}",
                 "transport-{transport}",
                 "gateway-{gateway}-{transport}",
+                "gateway-{gateway}-{node_framework}",
             ] {
                 let members = families.get(family).map_or(0, Vec::len);
                 assert!(members >= 2, "{family}: {members} components; {families:?}");
