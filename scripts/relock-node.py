@@ -46,8 +46,8 @@ def relock(work: Path, framework: str, transport: str, upgrade: bool) -> str:
     repo = work / f"{framework}-{transport}"
     braid = os.environ.get("BRAID_BIN") or str(REPO / "target/debug/braid")
     subprocess.run(
-        [braid, "new", str(repo), "--name", NAME, "--gateway", "node",
-         "--node-framework", framework, "--transport", transport, "--yes"],
+        [braid, "new", str(repo), "--name", NAME, "--yes"]
+        + ["--gateway", "node", "--node-framework", framework, "--transport", transport],
         check=True,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -82,7 +82,8 @@ def main() -> None:
         for framework in choices("node_framework"):
             for transport in choices("transport"):
                 text = template(relock(Path(tmp), framework, transport, upgrade))
-                target = COMPONENTS / f"gateway-node-{framework}-{transport}/services/gateway/package-lock.json.j2"
+                component = COMPONENTS / f"gateway-node-{framework}-{transport}"
+                target = component / "services/gateway/package-lock.json.j2"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text)
                 print(f"wrote {target.relative_to(REPO)}")

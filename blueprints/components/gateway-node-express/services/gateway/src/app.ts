@@ -54,7 +54,6 @@ class ExpressGateway implements GatewayApp {
     app.use(problems(this.drain))
 
     this.server = http.createServer(SERVER_OPTIONS, app)
-    this.server.keepAliveTimeout = SERVER_OPTIONS.keepAliveTimeout
     this.server.on('clientError', (err: Error, socket) => {
       answerClientError(err, socket, this.log)
     })
