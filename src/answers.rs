@@ -391,6 +391,45 @@ mod tests {
         assert!(resolve(&bp, &ok, &BTreeMap::new(), Fill::Defaults, &mut Scripted::new(&[])).is_ok());
     }
 
+    /// The answers regen reads back from the state file: typed by the
+    /// questions, in question order; a value of the wrong type (a blueprint
+    /// that changed a question's type) gives None, so regen can say so.
+    #[test]
+    fn answers_from_the_state_file_are_typed_by_the_questions() {
+        let bp = demo();
+        let json: BTreeMap<String, serde_json::Value> = serde_json::from_str(
+            r#"{"port": 9000, "docs": false, "toppings": ["nuts", "cherry"], "flavor": "chocolate",
+                "project_name": "app", "unknown": 1}"#,
+        )
+        .unwrap();
+        let a = Answers::from_json(&bp, &json).unwrap();
+        assert_eq!(
+            a.0,
+            vec![
+                ("project_name".to_string(), Value::Str("app".into())),
+                ("flavor".to_string(), Value::Str("chocolate".into())),
+                (
+                    "toppings".to_string(),
+                    Value::List(vec!["nuts".into(), "cherry".into()])
+                ),
+                ("docs".to_string(), Value::Bool(false)),
+                ("port".to_string(), Value::Int(9000)),
+            ]
+        );
+        for (key, wrong) in [
+            ("port", r#""9000""#),
+            ("port", "1.5"),
+            ("docs", r#""yes""#),
+            ("flavor", "1"),
+            ("toppings", r#"["nuts", 1]"#),
+            ("toppings", r#""nuts""#),
+        ] {
+            let mut bad = json.clone();
+            bad.insert(key.into(), serde_json::from_str(wrong).unwrap());
+            assert!(Answers::from_json(&bp, &bad).is_none(), "{key} = {wrong}");
+        }
+    }
+
     #[test]
     fn a_constraint_reading_a_skipped_question_says_it_was_not_asked() {
         let mut bp = demo();

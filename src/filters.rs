@@ -237,6 +237,39 @@ mod tests {
         assert_eq!(py_str("é\u{2028}"), "\"é\\u2028\"");
     }
 
+    /// Each class of character, and the form both languages read back as
+    /// that character: ASCII controls as `\xNN`, other controls and the
+    /// characters editors treat as line breaks or a BOM as `\uNNNN` (U+0080
+    /// as `\x80` would be a byte in Go and a different character nowhere).
+    #[test]
+    fn go_and_python_escape_each_character_class_exactly() {
+        let cases = [
+            ("\u{1}", r#""\x01""#),
+            ("\u{7f}", r#""\x7f""#),
+            ("\u{80}", r#""\u0080""#),
+            ("\u{85}", r#""\u0085""#),
+            ("\u{2028}", r#""\u2028""#),
+            ("\u{2029}", r#""\u2029""#),
+            ("\u{feff}", r#""\ufeff""#),
+            ("\r\t", r#""\r\t""#),
+            ("é中🚀", "\"é中🚀\""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(go_str(input), want, "go_str({input:?})");
+            assert_eq!(py_str(input), want, "py_str({input:?})");
+        }
+    }
+
+    #[test]
+    fn toml_and_yaml_escape_controls_and_yaml_line_breaks() {
+        assert_eq!(toml_str("\u{1}\u{7f}\r\t\"\\"), r#""\u0001\u007F\r\t\"\\""#);
+        assert_eq!(toml_str("\u{2028}é"), "\"\u{2028}é\"");
+        assert_eq!(
+            yaml_str("\u{1}\u{85}\u{2028}\u{2029}\u{feff}\r\t\"\\"),
+            r#""\u0001\u0085\u2028\u2029\uFEFF\r\t\"\\""#
+        );
+    }
+
     #[test]
     fn shell_words_survive_quotes() {
         assert_eq!(sh_str("it's"), "'it'\\''s'");

@@ -420,36 +420,49 @@ fn the_silent_else_check_finds_each_silent_else_of_a_bad_fixture() {
     assert_eq!(found, expected, "{found:#?}");
 }
 
-/// The `provides.NAME` each component's templates read.
-fn provides_read(c: &braid::blueprint::Component) -> BTreeSet<String> {
-    let read = regex::Regex::new(r"provides\.([a-z_][a-z0-9_]*)").unwrap();
-    c.files
-        .iter()
-        .filter(|(path, _)| path.ends_with(".j2"))
-        .filter_map(|(_, file)| std::str::from_utf8(&file.bytes).ok())
-        .flat_map(|text| read.captures_iter(text).map(|m| m[1].to_string()).collect::<Vec<_>>())
-        .collect()
-}
-
 /// Components that stand for different choices of the same questions
 /// (`gateway-go` and `gateway-node`, `transport-http` and
 /// `transport-redis-streams`, `gateway-go-http` and
 /// `gateway-node-redis-streams`) are alternatives: templates loop over what
-/// they provide, so each must provide the names that the templates rendered
-/// with it read (`[]` for "nothing here"), or a new gateway or transport
-/// that forgets one renders a file with a silent hole. Alternatives are
-/// found by name: a component named after the values its `when` picks, with
-/// those values replaced by the question, gives the family
-/// (`gateway-{gateway}-{transport}`). A name that only one language's
-/// templates read (`node_dependencies`, read by gateway-node's package.json)
-/// is owed by the members rendered with those templates (gateway-node-http,
-/// gateway-node-redis-streams), not by the other language's (gateway-go-http).
+/// they provide, so each must provide the same names (`[]` for "nothing
+/// here"), or a new gateway or transport that forgets one renders a file
+/// with a silent hole. Alternatives are found by name: a component named
+/// after the values its `when` picks, with those values replaced by the
+/// question, gives the family (`gateway-{gateway}-{transport}`).
+///
+/// A name counts only where a template that reads it is rendered: the root
+/// files read theirs in every combination, so every member of a family
+/// provides them; the Go gateway's own README reads names that only
+/// `gateway-go-{transport}` provide, and `gateway-node-http`, never rendered
+/// beside it, need not provide them.
 #[test]
 fn alternative_components_provide_the_same_names() {
     let library = Library::new(&[]).unwrap();
     let picks = regex::Regex::new(r#"\b([a-z_]+)\s*==\s*(?:'([^']*)'|"([^"]*)")"#).unwrap();
+    let reads = regex::Regex::new(r"\bprovides\.([a-z_][a-z0-9_]*)").unwrap();
     for name in library.names() {
         let bp = library.load(&name).unwrap();
+        // name -> the components whose templates read `provides.NAME`
+        let mut readers: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, c) in bp.components.iter().enumerate() {
+            let texts = c.files.iter().filter(|(path, _)| path.ends_with(".j2"));
+            for (_, f) in texts {
+                for m in reads.captures_iter(std::str::from_utf8(&f.bytes).unwrap_or("")) {
+                    let list = readers.entry(m[1].to_string()).or_default();
+                    if !list.contains(&i) {
+                        list.push(i);
+                    }
+                }
+            }
+        }
+        let on: Vec<Vec<bool>> = combinations(&bp)
+            .iter()
+            .map(|answers| {
+                let on =
+                    |c: &braid::blueprint::Component| c.when.as_ref().is_none_or(|w| condition(w, answers).unwrap());
+                bp.components.iter().map(on).collect()
+            })
+            .collect();
         let mut families: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, c) in bp.components.iter().enumerate() {
             let Some(when) = &c.when else { continue };
@@ -460,36 +473,33 @@ fn alternative_components_provide_the_same_names() {
             }
             families.entry(family).or_default().push(i);
         }
-        let provided: Vec<BTreeSet<String>> = bp
-            .components
-            .iter()
-            .map(|c| c.provides.iter().map(|(k, _)| k.clone()).collect())
-            .collect();
-        let read: Vec<BTreeSet<String>> = bp.components.iter().map(provides_read).collect();
+        let provides =
+            |i: usize| -> BTreeSet<&str> { bp.components[i].provides.iter().map(|(k, _)| k.as_str()).collect() };
+        let short = |i: usize| bp.components[i].label.rsplit('/').next().unwrap();
         let mut checked = 0;
-        for answers in combinations(&bp) {
-            let active: Vec<usize> = (0..bp.components.len())
-                .filter(|&i| {
-                    bp.components[i]
-                        .when
-                        .as_ref()
-                        .is_none_or(|w| condition(w, &answers).unwrap())
-                })
-                .collect();
-            let rendered_reads: BTreeSet<&String> = active.iter().flat_map(|&i| &read[i]).collect();
-            for (family, members) in &families {
-                let names: BTreeSet<&String> = members.iter().flat_map(|&i| &provided[i]).collect();
-                for &m in members.iter().filter(|m| active.contains(m)) {
+        for (family, members) in &families {
+            let names: BTreeSet<&str> = members.iter().flat_map(|&i| provides(i)).collect();
+            for &member in members {
+                for &n in &names {
                     checked += 1;
-                    let missing: Vec<_> = names
+                    if provides(member).contains(n) {
+                        continue;
+                    }
+                    let peers: Vec<_> = members
                         .iter()
-                        .filter(|n| rendered_reads.contains(**n) && !provided[m].contains(**n))
+                        .filter(|&&i| provides(i).contains(n))
+                        .map(|&i| short(i))
                         .collect();
+                    let with = readers
+                        .get(n)
+                        .into_iter()
+                        .flatten()
+                        .find(|&&r| on.iter().any(|c| c[member] && c[r]));
                     assert!(
-                        missing.is_empty(),
-                        "{name}: {family}: {} does not provide {missing:?}, which templates rendered with it read ({:?})",
-                        bp.components[m].label,
-                        answers.0
+                        with.is_none(),
+                        "{name}: {family}: {} does not provide `{n}`, which `{}` reads beside it ({peers:?} provide it)",
+                        short(member),
+                        short(*with.unwrap()),
                     );
                 }
             }
@@ -501,11 +511,187 @@ fn alternative_components_provide_the_same_names() {
                 "transport-{transport}",
                 "gateway-{gateway}-{transport}",
                 "gateway-{gateway}-{node_framework}",
+                "ml-python-{transport}",
             ] {
                 let members = families.get(family).map_or(0, Vec::len);
                 assert!(members >= 2, "{family}: {members} components; {families:?}");
             }
             assert!(checked >= 5, "{checked}");
         }
+    }
+}
+
+/// The environment variables a generated service reads, found in its code
+/// (tests aside): the first argument of a call that is an upper-case string
+/// (`r.port("GATEWAY_PORT", ...)`, `port('GATEWAY_PORT', ...)`,
+/// `os.Getenv("X")`), `process.env.X`, `os.environ`/`os.getenv`, and the
+/// fields of the ML service's pydantic `Settings` (a field is its name in
+/// upper case).
+fn variables_read(files: &BTreeMap<String, String>) -> BTreeSet<String> {
+    let call = regex::Regex::new(r#"\b\w+\(\s*["']([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)["']"#).unwrap();
+    let node_env = regex::Regex::new(r#"process\.env(?:\.|\[["'])([A-Z][A-Z0-9_]*)"#).unwrap();
+    let py_env = regex::Regex::new(r#"os\.(?:environ(?:\.get)?|getenv)[\[(]["']([A-Z][A-Z0-9_]*)"#).unwrap();
+    let field = regex::Regex::new(r"^    ([a-z][a-z0-9_]*)\s*:").unwrap();
+    let settings_class = regex::Regex::new(r"(?m)^class \w+\(\w*Settings\):").unwrap();
+    let mut names = BTreeSet::new();
+    for (path, text) in files {
+        let test = path.contains("/test/")
+            || path.contains("/tests/")
+            || path.ends_with("_test.go")
+            || path.ends_with(".test.js")
+            || path.ends_with(".test.ts");
+        let code = [".go", ".js", ".ts", ".py"].iter().any(|ext| path.ends_with(ext));
+        if !path.starts_with("services/") || test || !code {
+            continue;
+        }
+        for re in [&call, &node_env, &py_env] {
+            names.extend(re.captures_iter(text).map(|c| c[1].to_string()));
+        }
+        // `class Settings(BusSettings):`, `class BusSettings(BaseSettings):`
+        for start in settings_class.find_iter(text).map(|m| m.end()) {
+            assert!(
+                !text.contains("env_prefix"),
+                "{path}: an env_prefix this test does not read"
+            );
+            let body = text[start..]
+                .lines()
+                .skip(1)
+                .take_while(|l| l.is_empty() || l.starts_with(' '));
+            for line in body {
+                if let Some(c) = field.captures(line) {
+                    if &c[1] != "model_config" {
+                        names.insert(c[1].to_uppercase());
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Every environment variable a service reads is documented where a user
+/// looks for it: `.env.example` sets it or shows it commented out
+/// (`NAME=` or `# NAME=`), and the README's configuration table has a row
+/// for it. A variable added to a service's code without both fails here.
+#[test]
+fn every_variable_a_service_reads_is_in_env_example_and_the_readme() {
+    let library = Library::new(&[]).unwrap();
+    let bp = library.load("ml-gateway").unwrap();
+    let env = regex::Regex::new(r"(?m)^(?:# ?)?([A-Z][A-Z0-9_]*)=").unwrap();
+    let row = regex::Regex::new(r"(?m)^\| `([A-Z][A-Z0-9_]*)` \|").unwrap();
+    for answers in combinations(&bp) {
+        let label = format!("{:?}", answers.0.iter().map(|(_, v)| v.to_string()).collect::<Vec<_>>());
+        let files: BTreeMap<String, String> = render(&bp, &answers)
+            .unwrap()
+            .into_iter()
+            .filter_map(|(path, f)| String::from_utf8(f.bytes).ok().map(|t| (path, t)))
+            .collect();
+        let read = variables_read(&files);
+        for name in ["GATEWAY_PORT", "ML_PORT", "LOG_LEVEL", "ML_MODEL_PATH"] {
+            assert!(read.contains(name), "{label}: the scan missed {name}: {read:?}");
+        }
+        let in_env: BTreeSet<_> = env
+            .captures_iter(&files[".env.example"])
+            .map(|c| c[1].to_string())
+            .collect();
+        let in_readme: BTreeSet<_> = row
+            .captures_iter(&files["README.md"])
+            .map(|c| c[1].to_string())
+            .collect();
+        let missing_env: Vec<_> = read.difference(&in_env).collect();
+        let missing_readme: Vec<_> = read.difference(&in_readme).collect();
+        assert!(
+            missing_env.is_empty() && missing_readme.is_empty(),
+            "{label}: variables the services read, missing from .env.example: {missing_env:?}; \
+             missing from the README's configuration table: {missing_readme:?}"
+        );
+    }
+}
+
+/// A component stands for the choices its `when` selects (`gateway-go`:
+/// `gateway`; `gateway-go-http`: `gateway` and `transport`; `ml-python` and
+/// the blueprint's own root files: none). It may print any answer, but it
+/// may only branch on (compare, look up by) the choice questions its `when`
+/// tests: what differs by another question comes from that question's
+/// components (their files and `provides`). So a third gateway or transport
+/// is new components only, and never an `elif` in an existing file.
+#[test]
+fn components_branch_only_on_the_choices_their_when_selects() {
+    let library = Library::new(&[]).unwrap();
+    for name in library.names() {
+        let bp = library.load(&name).unwrap();
+        let choices = choice_questions(&bp);
+        let mut found = Vec::new();
+        for c in &bp.components {
+            let when = c.when.as_ref().map_or("", |w| w.text.as_str());
+            let owned: BTreeSet<&String> = choices
+                .keys()
+                .filter(|k| {
+                    regex::Regex::new(&format!(r"\b{}\b", regex::escape(k)))
+                        .unwrap()
+                        .is_match(when)
+                })
+                .collect();
+            let mut texts: Vec<(String, String)> = Vec::new();
+            for (path, file) in &c.files {
+                texts.push((format!("{path} (path)"), path.clone()));
+                if path.ends_with(".j2") {
+                    texts.push((path.clone(), String::from_utf8_lossy(&file.bytes).into_owned()));
+                }
+            }
+            for (key, items) in &c.provides {
+                texts.extend(items.iter().map(|i| (format!("provides.{key}"), i.clone())));
+            }
+            for rule in &c.rules {
+                if let Some(w) = &rule.when {
+                    texts.push(("[[file]] when".into(), w.text.clone()));
+                }
+            }
+            for (place, text) in texts {
+                for key in choices.keys().filter(|k| !owned.contains(k)) {
+                    let k = regex::escape(key);
+                    let lookup = regex::Regex::new(&format!(r"\[\s*{k}\s*\]")).unwrap();
+                    let in_list = regex::Regex::new(&format!(r"\b{k}\s+(?:not\s+)?in\b")).unwrap();
+                    if !named_choices(&text, key).is_empty() || lookup.is_match(&text) || in_list.is_match(&text) {
+                        found.push(format!("{}: {place} branches on `{key}`", c.label));
+                    }
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "{name}: move what differs into that question's components (files or [provides]):\n{}",
+            found.join("\n")
+        );
+    }
+}
+
+/// A name declared in `provides = [...]` that no template reads is dead
+/// weight that every new alternative must still provide.
+#[test]
+fn every_declared_provides_name_is_read_by_some_template() {
+    let library = Library::new(&[]).unwrap();
+    let reads = regex::Regex::new(r"\bprovides\.([a-z_][a-z0-9_]*)").unwrap();
+    for name in library.names() {
+        let bp = library.load(&name).unwrap();
+        let mut read = BTreeSet::new();
+        for (_, text) in bp.texts() {
+            let (Text::Template(t) | Text::Expr(t)) = text;
+            read.extend(reads.captures_iter(&t).map(|m| m[1].to_string()));
+        }
+        for c in &bp.components {
+            for (path, file) in &c.files {
+                read.extend(reads.captures_iter(path).map(|m| m[1].to_string()));
+                if path.ends_with(".j2") {
+                    let text = String::from_utf8_lossy(&file.bytes);
+                    read.extend(reads.captures_iter(&text).map(|m| m[1].to_string()));
+                }
+            }
+        }
+        let unread: Vec<_> = bp.provides.iter().filter(|n| !read.contains(*n)).collect();
+        assert!(
+            unread.is_empty(),
+            "{name}: declared in provides, read by no template: {unread:?}"
+        );
     }
 }

@@ -5,7 +5,8 @@
 // the file must load (schema, interpolation, `extends`, env files), and on top
 // of what the loader checks, every build context and Dockerfile must exist and
 // every `depends_on` must name a service. It prints a JSON summary on stdout
-// (services, their healthchecks and dependencies) for the harness to assert on,
+// (services, their healthchecks, dependencies, environment and stop grace
+// periods) for the harness to assert on,
 // and exits 1 with the loader's error on stderr when the file is invalid.
 //
 // Usage: composecheck [-f docker-compose.yml] [-env-file .env.example] [DIR]
@@ -33,6 +34,12 @@ type serviceSummary struct {
 	Healthcheck bool              `json:"healthcheck"`
 	DependsOn   map[string]string `json:"depends_on"`
 	Ports       []string          `json:"ports"`
+	// The healthcheck's test (["CMD", ...] or ["CMD-SHELL", "..."]), if any.
+	HealthcheckTest []string `json:"healthcheck_test"`
+	// The environment the container gets: env_file entries, then `environment:`.
+	Environment map[string]string `json:"environment"`
+	// stop_grace_period in seconds; null when unset (Docker's default: 10 s).
+	StopGracePeriod *float64 `json:"stop_grace_period"`
 }
 
 type summary struct {
@@ -96,6 +103,19 @@ func report(project *types.Project) error {
 			Healthcheck: svc.HealthCheck != nil && !svc.HealthCheck.Disable,
 			DependsOn:   map[string]string{},
 			Ports:       []string{},
+			Environment: map[string]string{},
+		}
+		if s.Healthcheck {
+			s.HealthcheckTest = svc.HealthCheck.Test
+		}
+		for k, v := range svc.Environment {
+			if v != nil {
+				s.Environment[k] = *v
+			}
+		}
+		if svc.StopGracePeriod != nil {
+			secs := time.Duration(*svc.StopGracePeriod).Seconds()
+			s.StopGracePeriod = &secs
 		}
 		if svc.Build != nil {
 			s.Build = svc.Build.Context

@@ -6,5 +6,6 @@ that never outlive the harness, commands with timeouts, free ports),
 --json), `contract` (the gateway contract cases and their expectations),
 `combo` (one gateway x transport combination, phase by phase), `streams`
 (the Redis Streams crash and poison tests), `slowserver` (an upstream that
-answers too late).
+answers too late), `rootdocs_checks` (README, openapi.yaml, .env.example and
+compose held to the running stack).
 """

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import contract, go_gateway, idle, pyinfra_checks, streams
+from . import contract, go_gateway, idle, pyinfra_checks, rootdocs_checks, streams
 from .httpc import HttpError, post_json, request, status_is
 from .procs import Proc, Procs, closed_port, free_port, must, run, wait_until
 from .redisc import Redis, start_redis
@@ -355,6 +355,7 @@ class Combo:
             return f"services {names}"
 
         self.check("docker-compose.yml valid (compose-spec loader)", compose)
+        rootdocs_checks.static(self)
         dockerfiles = sorted(self.repo.glob("services/*/Dockerfile"))
         for df in dockerfiles:
             rel = df.relative_to(self.repo)
@@ -691,6 +692,7 @@ class Combo:
             if not self.streams:
                 self.check("idle pauses around the ML keep-alive", idle.pauses, bases["main"])
             go_gateway.runtime(self, slow.url)
+            rootdocs_checks.runtime(self)
             if "slow" in bases:
                 self.check(
                     "forwards X-Request-ID and traceparent upstream",

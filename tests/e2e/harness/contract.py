@@ -232,8 +232,15 @@ def cases() -> list[Case]:
     ]
 
 
+# Every answer `send` got, as (base, case, response): rootdocs_checks holds
+# each status against contracts/openapi.yaml.
+SENT: list[tuple[str, Case, Resp]] = []
+
+
 def send(case: Case, base: str, timeout: float = 15.0) -> Resp:
-    return request(case.method, base, case.path, case.body, case.request_headers(), timeout)
+    resp = request(case.method, base, case.path, case.body, case.request_headers(), timeout)
+    SENT.append((base, case, resp))
+    return resp
 
 
 # ---------------------------------------------------------------- the contract

@@ -177,8 +177,55 @@ func TestConfigErrorsHidePasswords(t *testing.T) {
 	}
 }
 
+// Bug (issue 11, leftover): the mask looked for "scheme://" and for a
+// userinfo ending before the first "/", "?" or "#", so the malformed URLs,
+// the very ones that get echoed, showed their password: no colon after the
+// scheme (redis//:pw@host), one slash, three slashes, no slashes, or a
+// password holding "/", "?", "#" or a space. url.Parse cannot say where such
+// a userinfo ends: everything between the authority's start and the last
+// "@" is masked, whether or not the value parses.
+func TestConfigErrorsHidePasswordsOfMalformedURLs(t *testing.T) {
+	tests := []struct {
+		value string
+		shown string // what the error shows instead
+	}{
+		{"redis//:s3cr3t-pa55@redis:6379/0", "redis//:xxxxx@redis:6379/0"},
+		{"redis//user:s3cr3t-pa55@redis:6379/0", "redis//user:xxxxx@redis:6379/0"},
+		{"redis//s3cr3t-pa55@redis:6379/0", "redis//xxxxx@redis:6379/0"},
+		{"redis:/:s3cr3t-pa55@redis:6379/0", "redis:/:xxxxx@redis:6379/0"},
+		{"redis:///:s3cr3t-pa55@redis:6379/0", "redis:///:xxxxx@redis:6379/0"},
+		{"redis:s3cr3t-pa55@redis:6379/0", "redis:xxxxx@redis:6379/0"},
+		{"//:s3cr3t-pa55@redis:6379/0", "//:xxxxx@redis:6379/0"},
+		{"s3cr3t-pa55@redis:6379/0", "xxxxx@redis:6379/0"},
+		{"redis://:s3cr3t/pa55@redis:6379/0", "redis://:xxxxx@redis:6379/0"},
+		{"redis://:s3cr3t?pa55@redis:6379/0", "redis://:xxxxx@redis:6379/0"},
+		{"redis://:s3cr3t#pa55@redis:6379/0", "redis://:xxxxx@redis:6379/0"},
+		{"redis://:12/s3cr3t@redis:6379/0", "redis://:xxxxx@redis:6379/0"}, // url.Parse takes :12 for a port
+		{"redis://user:s3cr3t pa55@redis:6379/0", "redis://user:xxxxx@redis:6379/0"},
+		{"rediss://:s3cr3t@pa55@redis:6380", "rediss://:xxxxx@redis:6380"},
+		{"http//user:s3cr3t-pa55@ml:8000/v1", "http//user:xxxxx@ml:8000/v1"},
+		{"http://user:s3cr3t/pa55@ml:8000/v1", "http://user:xxxxx@ml:8000/v1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			r := &reader{getenv: env(nil)}
+			r.fail("SOME_URL", tt.value, "must be a valid URL (got "+tt.value+")")
+			msg := errors.Join(r.errs...).Error()
+			for _, piece := range []string{"s3cr3t", "pa55"} {
+				if strings.Contains(msg, piece) {
+					t.Errorf("the error shows the password (%q): %s", piece, msg)
+				}
+			}
+			if !strings.Contains(msg, "SOME_URL=") || !strings.Contains(msg, tt.shown) {
+				t.Errorf("error %q should name SOME_URL and show %q", msg, tt.shown)
+			}
+		})
+	}
+}
+
+// Values without an "@" are shown as they are: they hold no userinfo.
 func TestConfigErrorsKeepValuesWithoutPasswords(t *testing.T) {
-	for _, v := range []string{"redis://localhost:6379/x", "http://ml:8000", "8080x", "re@dis"} {
+	for _, v := range []string{"redis://localhost:6379/x", "http://ml:8000", "8080x", "redis//localhost:6379", "http:/ml:8000/v1?x=1#y"} {
 		r := &reader{getenv: env(nil)}
 		r.fail("X", v, "bad")
 		if got := r.errs[0].Error(); !strings.Contains(got, v) {

@@ -15,12 +15,24 @@ import (
 // Timeout bounds one probe.
 const Timeout = 3 * time.Second
 
-// Check asks GET http://host:port/healthz and wants 200. A wildcard host
-// (0.0.0.0, ::, or none) is probed on 127.0.0.1.
+// Check asks GET http://host:port/healthz and wants 200: the gateway is
+// alive (the image's HEALTHCHECK: an orchestrator replaces what is not). A
+// wildcard host (0.0.0.0, ::, or none) is probed on 127.0.0.1.
 func Check(ctx context.Context, host string, port int) error {
+	return probe(ctx, host, port, "/healthz")
+}
+
+// Ready asks GET http://host:port/readyz and wants 200: the gateway takes
+// traffic now (compose's healthcheck, which gates depends_on and
+// `up --wait`, and never restarts anything).
+func Ready(ctx context.Context, host string, port int) error {
+	return probe(ctx, host, port, "/readyz")
+}
+
+func probe(ctx context.Context, host string, port int, path string) error {
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
-	url := "http://" + probeAddr(host, port) + "/healthz"
+	url := "http://" + probeAddr(host, port) + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err

@@ -9,26 +9,32 @@ import (
 	"testing"
 )
 
-func TestCheck(t *testing.T) {
+// Check probes liveness, Ready readiness (bug: compose's healthcheck could
+// only ask /healthz, so a gateway that answered 503 on /readyz passed it).
+func TestCheckAndReady(t *testing.T) {
 	tests := []struct {
 		name    string
+		probe   func(context.Context, string, int) error
+		path    string
 		status  int
 		wantErr bool
 	}{
-		{"healthy", http.StatusOK, false},
-		{"unhealthy", http.StatusServiceUnavailable, true},
+		{"healthy", Check, "/healthz", http.StatusOK, false},
+		{"unhealthy", Check, "/healthz", http.StatusServiceUnavailable, true},
+		{"ready", Ready, "/readyz", http.StatusOK, false},
+		{"not ready", Ready, "/readyz", http.StatusServiceUnavailable, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path != "/healthz" {
-					t.Errorf("probed %s, want /healthz", r.URL.Path)
+				if r.URL.Path != tt.path {
+					t.Errorf("probed %s, want %s", r.URL.Path, tt.path)
 				}
 				w.WriteHeader(tt.status)
 			}))
 			defer srv.Close()
-			if err := Check(context.Background(), "0.0.0.0", port(t, srv.Listener.Addr())); (err != nil) != tt.wantErr {
-				t.Errorf("Check() = %v, want error: %v", err, tt.wantErr)
+			if err := tt.probe(context.Background(), "0.0.0.0", port(t, srv.Listener.Addr())); (err != nil) != tt.wantErr {
+				t.Errorf("probe = %v, want error: %v", err, tt.wantErr)
 			}
 		})
 	}
