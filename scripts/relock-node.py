@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Regenerates the Node.js gateway's package-lock.json, one per transport.
+"""Regenerates the Node.js gateway's package-lock.json, one per variant.
 
-package.json is gateway-node's, but its dependencies depend on the transport
-(each gateway-node-TRANSPORT provides `node_dependencies`), so each
-gateway-node-TRANSPORT component holds the lock of its variant:
-blueprints/components/gateway-node-TRANSPORT/services/gateway/package-lock.json.j2.
-This renders the gateway for every transport the blueprint offers with braid
-(from the blueprints on disk), runs `npm install --package-lock-only --ignore-scripts`
-in it (`--upgrade` drops the lock first, so that every package not pinned by
+package.json is gateway-node's, but its dependencies depend on the framework
+and the transport (gateway-node-FRAMEWORK and gateway-node-TRANSPORT each
+provide `node_dependencies`), and npm resolves them together: so each pair
+has a component that holds only the lock of its variant,
+blueprints/components/gateway-node-FRAMEWORK-TRANSPORT/services/gateway/package-lock.json.j2.
+This renders the gateway for every framework and transport the blueprint
+offers with braid (from the blueprints on disk), runs
+`npm install --package-lock-only --ignore-scripts` in it (`--upgrade` drops
+the lock first, so that every package not pinned by
 package.json moves to its newest allowed release) and writes the lock back as
 the component's template, with the package name templated.
 
@@ -30,7 +32,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BLUEPRINTS = REPO / "blueprints"
-COMPONENT = "gateway-node-"  # gateway-node-TRANSPORT
+COMPONENT = "gateway-node-"  # gateway-node-FRAMEWORK-TRANSPORT
 LOCK = "services/gateway/package-lock.json"
 NAME = "relock-probe"  # the project_name rendered
 PACKAGE = f"{NAME}-gateway"  # its npm_package
@@ -38,24 +40,33 @@ REGISTRY = "https://registry.npmjs.org/"
 TEMPLATED_NAME = '"name": {{ npm_package | json }}'
 
 
-def transports() -> list[str]:
-    """The choices of the blueprint's `transport` question; each has its
-    gateway-node-TRANSPORT component."""
+def variants() -> list[tuple[str, str]]:
+    """(framework, transport) for every choice of the blueprint's
+    `node_framework` and `transport` questions; each pair has its
+    gateway-node-FRAMEWORK-TRANSPORT component."""
     manifest = tomllib.loads((BLUEPRINTS / "ml-gateway/blueprint.toml").read_text())
-    (question,) = (q for q in manifest["question"] if q["key"] == "transport")
-    for transport in question["choices"]:
-        if not (BLUEPRINTS / "components" / f"{COMPONENT}{transport}").is_dir():
-            sys.exit(f"transport {transport!r} has no component {COMPONENT}{transport}")
-    return question["choices"]
+
+    def choices(key: str) -> list[str]:
+        (question,) = (q for q in manifest["question"] if q["key"] == key)
+        return question["choices"]
+
+    pairs = [(f, t) for f in choices("node_framework") for t in choices("transport")]
+    for framework, transport in pairs:
+        component = f"{COMPONENT}{framework}-{transport}"
+        if not (BLUEPRINTS / "components" / component).is_dir():
+            sys.exit(f"{framework} over {transport} has no component {component}")
+    return pairs
 
 
-def lock(work: Path, transport: str, upgrade: bool) -> str:
-    repo = work / transport
+def lock(work: Path, framework: str, transport: str, upgrade: bool) -> str:
+    variant = f"{framework}-{transport}"
+    repo = work / variant
     braid = os.environ.get("BRAID_BIN") or str(REPO / "target/debug/braid")
     subprocess.run(
         [
             braid, "new", str(repo), "--blueprints", str(BLUEPRINTS), "--name", NAME,
-            "--gateway", "node", "--transport", transport, "--yes", "--quiet",
+            "--gateway", "node", "--node-framework", framework, "--transport", transport,
+            "--yes", "--quiet",
         ],
         check=True,
         stdin=subprocess.DEVNULL,
@@ -77,18 +88,19 @@ def lock(work: Path, transport: str, upgrade: bool) -> str:
     return (repo / LOCK).read_text()
 
 
-def template(lock: str, transport: str) -> str:
+def template(lock: str, variant: str) -> str:
     """The lock with its two `"name"` lines (the lock's and the root
     package's) templated; nothing else in it names the project."""
     name = f'"name": {json.dumps(PACKAGE)}'
     if lock.count(name) != 2:
-        sys.exit(f"{transport}: expected the package name twice in the lock, found {lock.count(name)}")
+        found = lock.count(name)
+        sys.exit(f"{variant}: expected the package name twice in the lock, found {found}")
     text = lock.replace(name, TEMPLATED_NAME)
     if NAME in text:
-        sys.exit(f"{transport}: the lock names the project outside its name lines")
+        sys.exit(f"{variant}: the lock names the project outside its name lines")
     for marker in ("{{", "{%", "{#"):
         if marker in text.replace(TEMPLATED_NAME, ""):
-            sys.exit(f"{transport}: the lock holds {marker!r}, which minijinja would read")
+            sys.exit(f"{variant}: the lock holds {marker!r}, which minijinja would read")
     return text
 
 
@@ -99,9 +111,10 @@ def main() -> None:
     upgrade = "--upgrade" in args
     written = []
     with tempfile.TemporaryDirectory() as tmp:
-        for transport in transports():
-            text = template(lock(Path(tmp), transport, upgrade), transport)
-            out = BLUEPRINTS / "components" / f"{COMPONENT}{transport}" / f"{LOCK}.j2"
+        for framework, transport in variants():
+            variant = f"{framework}-{transport}"
+            text = template(lock(Path(tmp), framework, transport, upgrade), variant)
+            out = BLUEPRINTS / "components" / f"{COMPONENT}{variant}" / f"{LOCK}.j2"
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(text)
             written.append(str(out.relative_to(REPO)))

@@ -510,6 +510,7 @@ fn alternative_components_provide_the_same_names() {
                 "gateway-{gateway}",
                 "transport-{transport}",
                 "gateway-{gateway}-{transport}",
+                "gateway-{gateway}-{node_framework}",
                 "ml-python-{transport}",
             ] {
                 let members = families.get(family).map_or(0, Vec::len);
@@ -537,8 +538,9 @@ fn variables_read(files: &BTreeMap<String, String>) -> BTreeSet<String> {
         let test = path.contains("/test/")
             || path.contains("/tests/")
             || path.ends_with("_test.go")
-            || path.ends_with(".test.js");
-        let code = [".go", ".js", ".py"].iter().any(|ext| path.ends_with(ext));
+            || path.ends_with(".test.js")
+            || path.ends_with(".test.ts");
+        let code = [".go", ".js", ".ts", ".py"].iter().any(|ext| path.ends_with(ext));
         if !path.starts_with("services/") || test || !code {
             continue;
         }

@@ -104,9 +104,9 @@ fn help_and_completions_list_the_flags_of_user_blueprints() {
         .stdout_any()
         .capture();
     for line in [
-        "--size <CHOICE>        answers `size` (cafe): small, medium, large",
-        "--shots <SHOTS>        answers `shots` (cafe)",
-        "--gateway <CHOICE>     answers `gateway` (ml-gateway): go, node",
+        "--size <CHOICE>            answers `size` (cafe): small, medium, large",
+        "--shots <SHOTS>            answers `shots` (cafe)",
+        "--gateway <CHOICE>         answers `gateway` (ml-gateway): go, node",
     ] {
         assert!(run.stdout.contains(line), "{line} missing from:\n{}", run.stdout);
     }

@@ -169,17 +169,17 @@ def main() -> int:
         f"{os.cpu_count()} cores shared by wrk and all services\n"
     )
     head = (
-        f"{'combination':<20} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} "
+        f"{'combination':<26} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} "
         f"{'non-2xx':>8}  socket errors"
     )
     print(head)
     print("-" * len(head))
     for name, r in rows:
         if r is None:
-            print(f"{name:<20} {'(did not start: see the checks above)':>45}")
+            print(f"{name:<26} {'(did not start: see the checks above)':>45}")
             continue
         print(
-            f"{name:<20} {r['rps']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['requests']:>9} "
+            f"{name:<26} {r['rps']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['requests']:>9} "
             f"{r['non2xx']:>8}  {r['errors'] or '-'}"
         )
     return 0 if all(r is not None for _, r in rows) else 1

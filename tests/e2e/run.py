@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """braid's end-to-end harness: generate, install, lint, test, validate, run.
 
-For each gateway (go, node) x transport (http, redis-streams): `braid new`
+For each gateway (go, node with Fastify, node with Express: `node-express`)
+x transport (http, redis-streams): `braid new`
 into a temp dir with a hostile description, install the generated services,
 lint them, run their own tests against a real redis-server, validate the
 compose file, Dockerfiles and workflow with their ecosystems' validators,
@@ -45,6 +46,7 @@ from harness.report import Reporter  # noqa: E402
 ALIASES = {
     "go-streams": "go-redis-streams",
     "node-streams": "node-redis-streams",
+    "node-express-streams": "node-express-redis-streams",
     "regen": RegenCombo.NAME,
 }
 
@@ -135,7 +137,9 @@ def setup_tools(rep: Reporter, cache: Path, skip: bool) -> bool:
     # The generated gateways target Node.js 24 LTS; e2e-deps.sh puts it first on PATH.
     node = subprocess.run(["node", "--version"], stdout=subprocess.PIPE, text=True).stdout.strip()
     if not node.startswith("v24."):
-        rep.fail("setup: node 24 on PATH", f"`node --version` is {node!r} (run scripts/e2e-deps.sh)")
+        rep.fail(
+            "setup: node 24 on PATH", f"`node --version` is {node!r} (run scripts/e2e-deps.sh)"
+        )
         return False
     return True
 

@@ -74,7 +74,10 @@ class Context:
         return env
 
 
+# A Node.js gateway's framework rides on its name: "node" is Fastify (the
+# default), "node-express" Express.
 COMBOS = [("go", "http"), ("node", "http"), ("go", "redis-streams"), ("node", "redis-streams")]
+COMBOS += [("node-express", "http"), ("node-express", "redis-streams")]
 
 
 def combo_name(gateway: str, transport: str) -> str:
@@ -92,7 +95,7 @@ class Combo:
     ) -> None:
         self.ctx = ctx
         self.rep = ctx.rep
-        self.gateway = gateway
+        self.gateway, _, self.framework = gateway.partition("-")
         self.transport = transport
         self.name = name or combo_name(gateway, transport)
         self.streams = transport == "redis-streams"
@@ -201,6 +204,7 @@ class Combo:
             self.gateway,
             "--transport",
             transport,
+            *(["--node-framework", self.framework] if self.framework else []),
             "--set",
             f"description={self.description}",
             "--yes",
@@ -255,7 +259,7 @@ class Combo:
                 else [
                     "services/gateway/package.json",
                     "services/gateway/package-lock.json",
-                    "services/gateway/src/server.js",
+                    "services/gateway/src/server.ts",
                 ]
             )
             missing = [p for p in need if not (self.repo / p).exists()]
@@ -570,7 +574,7 @@ class Combo:
         else:
             env["ML_URL"] = ml_url or ""
         env.update({k: str(v) for k, v in (extra or {}).items()})
-        cmd = [str(self.gw_bin)] if self.gateway == "go" else ["node", "src/server.js"]
+        cmd = [str(self.gw_bin)] if self.gateway == "go" else ["node", "src/server.ts"]
         proc = self.procs.start(f"gateway-{role}", cmd, self.gw, env)
         base = f"http://127.0.0.1:{port}"
         path = "/readyz" if wait_ready else "/healthz"
@@ -837,24 +841,26 @@ class Combo:
 
 
 def parity(rep: Reporter, ctx: Context) -> None:
-    """The Go and the Node.js gateway must answer every case alike."""
-    for transport in ("http", "redis-streams"):
-        go, node = ctx.records.get(f"go-{transport}"), ctx.records.get(f"node-{transport}")
+    """The Go and the Node.js gateway (each framework) must answer every case alike."""
+    for transport, other in [
+        (t, g) for t in ("http", "redis-streams") for g in ("node", "node-express")
+    ]:
+        go, node = ctx.records.get(f"go-{transport}"), ctx.records.get(f"{other}-{transport}")
         if not go or not node:
             continue
         for case in contract.cases():
             if transport not in case.transports:
                 continue
-            name = f"parity {transport} {case.name}: go == node"
+            name = f"parity {transport} {case.name}: go == {other}"
             a, b = go.get(case.name), node.get(case.name)
             if a is None or b is None:
                 rep.skip(name, "not run on both gateways")
                 continue
             rep.check(name, lambda a=a, b=b: expect(a == b, "\n".join(contract.diff(a, b))))
         pa = ctx.prediction_bodies.get(f"go-{transport}")
-        pb = ctx.prediction_bodies.get(f"node-{transport}")
+        pb = ctx.prediction_bodies.get(f"{other}-{transport}")
         if pa and pb:
             rep.check(
-                f"parity {transport} smoke prediction bytes: go == node",
+                f"parity {transport} smoke prediction bytes: go == {other}",
                 lambda pa=pa, pb=pb: expect(pa == pb, f"go:   {pa[:300]!r}\nnode: {pb[:300]!r}"),
             )

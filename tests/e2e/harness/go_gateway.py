@@ -119,7 +119,7 @@ def ml_url_from_ml_port(combo) -> str:
 
 
 def _cmd(combo) -> list[str]:
-    return [str(combo.gw_bin)] if combo.gateway == "go" else ["node", "src/server.js"]
+    return [str(combo.gw_bin)] if combo.gateway == "go" else ["node", "src/server.ts"]
 
 
 def _env(combo, port: int, extra: dict[str, str]) -> dict[str, str]:
