@@ -695,3 +695,46 @@ fn every_declared_provides_name_is_read_by_some_template() {
         );
     }
 }
+
+/// Bug: the gateways' default metrics port was 9090 (Node: always; Go: 9091
+/// only when `gateway_port` was 9090), so a gateway whose public or ML port
+/// was 9090 refused to start, or its metrics listener collided with the ML
+/// service on the host. Both now default to `gateway_metrics_port`, the
+/// port .env.example, compose and the README show, which is neither.
+#[test]
+fn the_default_metrics_port_is_neither_service_port_in_both_gateways() {
+    let library = Library::new(&[]).unwrap();
+    let bp = library.load("ml-gateway").unwrap();
+    let go = regex::Regex::new(r"DefaultMetricsPort\s*=\s*(\d+)").unwrap();
+    let node = regex::Regex::new(r"'GATEWAY_METRICS_PORT',\s*(\d+)").unwrap();
+    let env = regex::Regex::new(r"(?m)^GATEWAY_METRICS_PORT=(\d+)$").unwrap();
+    let mut checked = 0;
+    for base in combinations(&bp) {
+        let gateway = base.str("gateway").unwrap().to_string();
+        for (gateway_port, ml_port) in [(9090, 8000), (8080, 9090), (9090, 9091), (9091, 9090)] {
+            let mut answers = base.clone();
+            for (k, v) in &mut answers.0 {
+                match k.as_str() {
+                    "gateway_port" => *v = Value::Int(gateway_port),
+                    "ml_port" => *v = Value::Int(ml_port),
+                    _ => {}
+                }
+            }
+            let files = render(&bp, &answers).unwrap();
+            let text = |p: &str| String::from_utf8(files[p].bytes.clone()).unwrap();
+            let (path, re) = if gateway == "go" {
+                ("services/gateway/internal/config/config.go", &go)
+            } else {
+                ("services/gateway/src/config.ts", &node)
+            };
+            let default: i64 = re.captures(&text(path)).expect(path)[1].parse().unwrap();
+            let documented: i64 = env.captures(&text(".env.example")).unwrap()[1].parse().unwrap();
+            assert!(
+                default != gateway_port && default != ml_port && default == documented,
+                "{gateway} with gateway_port {gateway_port}, ml_port {ml_port}: {path} defaults to {default}, .env.example says {documented}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 16, "{checked}");
+}

@@ -16,13 +16,23 @@ export class ConfigError extends Error {
   }
 }
 
-// The value as it may be logged: the password of a URL (scheme://user:pw@host)
-// masked, whether or not the rest parses.
+// The value as it may be logged: what may be a password in a URL-like value
+// masked, without parsing it (the values shown are the invalid ones, and a
+// parser cannot say where their userinfo ends: redis//:pw@host, or a
+// password holding / ? # or a space). Everything from the start of the
+// authority (after the scheme and "//", as far as the value has them) to the
+// last "@" is masked, keeping a user name before a ":"; a userinfo without a
+// colon (redis://token@host) is masked whole. The Go gateway does the same.
 export function redact(value: string): string {
-  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i, (_, scheme: string, userinfo: string) => {
-    const colon = userinfo.indexOf(':')
-    return `${scheme}${colon === -1 ? 'xxxxx' : `${userinfo.slice(0, colon)}:xxxxx`}@`
-  })
+  const at = value.lastIndexOf('@')
+  if (at < 0) return value
+  let start = /^[a-z][a-z0-9+.-]*:/i.exec(value)?.[0].length ?? 0
+  const slashes = value.slice(start, at).indexOf('//')
+  if (slashes >= 0) start += slashes + 2
+  const colon = value.slice(start, at).indexOf(':')
+  if (colon >= 0) start += colon + 1
+  if (start === at) return value
+  return `${value.slice(0, start)}xxxxx${value.slice(at)}`
 }
 
 export interface StringRule {
