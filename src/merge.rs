@@ -1576,6 +1576,11 @@ mod tests {
         assert!(check_structured("ci.yml", moved.as_bytes())
             .unwrap_err()
             .contains("the key `timeout` appears twice"));
+        // A sequence closes back to its mapping, whose keys are still counted.
+        let after_seq = "a:\n  - x\n  - y\nb: 1\nb: 2\n";
+        assert!(check_structured("ci.yml", after_seq.as_bytes())
+            .unwrap_err()
+            .contains("the key `b` appears twice"));
         let fine = "a:\n  x: 1\nb:\n  x: 1\nlist:\n  - x: 1\n  - x: 2\n? [complex, key]\n: v\nk: v\n";
         assert_eq!(
             check_structured("ok.yml", fine.as_bytes()),
