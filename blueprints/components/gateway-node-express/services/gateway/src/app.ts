@@ -15,6 +15,7 @@ import { notFound, problems, requestContext } from './middleware.ts'
 import { Predictor } from './predict.ts'
 import { routes } from './routes.ts'
 import { createUpstream } from './upstream/index.ts'
+import { createAuthenticator } from './auth/index.ts'
 import type { Upstream } from './upstream/upstream.ts'
 
 class ExpressGateway implements GatewayApp {
@@ -31,6 +32,7 @@ class ExpressGateway implements GatewayApp {
     this.#upstream = options.createUpstream?.(deps) ?? createUpstream(config, deps)
     const predictor = new Predictor({
       upstream: this.#upstream,
+      authenticator: options.authenticator ?? createAuthenticator(config),
       metrics: this.metrics,
       drain: this.drain,
       maxInflight: config.maxInflight,

@@ -26,6 +26,8 @@ declare global {
     interface Locals {
       // The route that answered, for the metrics ("unmatched": none did).
       route?: string
+      // Who called (src/auth/), for the access log: a name, never a credential.
+      caller?: string
     }
   }
 }
@@ -52,7 +54,8 @@ export function requestContext(log: Logger, metrics: GatewayMetrics): RequestHan
       metrics.observeRequest(req.method, res.locals.route ?? UNMATCHED, res.statusCode, seconds)
       // Container healthchecks poll /healthz: keep them out of the logs.
       if (req.path !== '/healthz') {
-        req.log.info({ req: { method: req.method, url: req.originalUrl }, res: { statusCode: res.statusCode }, responseTime: seconds * 1000 }, 'request completed')
+        const caller = res.locals.caller ? { caller: res.locals.caller } : {}
+        req.log.info({ ...caller, req: { method: req.method, url: req.originalUrl }, res: { statusCode: res.statusCode }, responseTime: seconds * 1000 }, 'request completed')
       }
     })
     next()

@@ -30,9 +30,10 @@ export function routes({ drain, upstream, predictor, maxRows, maxBodyBytes, trac
   router.route('/v1/predict')
     .post(
       route('/v1/predict'),
-      // Before the body is read: draining, the media type, then a slot.
+      // Before the body is read: draining, the caller, the media type, then a slot.
       (req, res, next) => {
-        predictor.admit(req.headers, res)
+        // The caller's name, for the access log.
+        res.locals.caller = predictor.admit(req.headers, res)
         next()
       },
       express.json({

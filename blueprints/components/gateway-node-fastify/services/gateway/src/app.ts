@@ -13,6 +13,7 @@ import upstream from './plugins/upstream.ts'
 import healthRoutes from './routes/health.ts'
 import predictRoutes from './routes/predict.ts'
 import { createUpstream } from './upstream/index.ts'
+import { createAuthenticator } from './auth/index.ts'
 
 export function buildApp(config: Config, options: AppOptions = {}): GatewayApp {
   const logger: FastifyBaseLogger = options.logger ?? createLogger(config.logLevel)
@@ -47,6 +48,7 @@ export function buildApp(config: Config, options: AppOptions = {}): GatewayApp {
   void app.register(upstream, { create: options.createUpstream ?? ((deps) => createUpstream(config, deps)) })
   void app.register(healthRoutes)
   void app.register(predictRoutes, {
+    authenticator: options.authenticator ?? createAuthenticator(config),
     maxRows: config.maxRows,
     maxInflight: config.maxInflight,
     upstreamTimeoutMs: config.upstreamTimeoutMs,

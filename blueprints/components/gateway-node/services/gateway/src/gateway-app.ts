@@ -8,12 +8,15 @@ import type { Config } from './config.ts'
 import type { DrainState } from './drain.ts'
 import type { GatewayMetrics } from './metrics.ts'
 import type { Upstream, UpstreamDeps } from './upstream/upstream.ts'
+import type { Authenticator } from './auth/authenticator.ts'
 
 export interface AppOptions {
   // Default: JSON lines on stdout at config.logLevel.
   logger?: Logger
   // Default: the transport of src/upstream/index.ts, built from the config.
   createUpstream?: (deps: UpstreamDeps) => Upstream
+  // Default: the authentication of src/auth/index.ts, built from the config.
+  authenticator?: Authenticator
 }
 
 export interface GatewayApp {

@@ -1,10 +1,11 @@
 // POST /v1/predict, apart from the framework: what is checked before the
 // body is read, the body's shape, and the call upstream with its outcome.
 // Each framework's route calls a Predictor in this order: admit() (503
-// draining, 415, 503 over GATEWAY_MAX_INFLIGHT), then its own body limit
+// draining, 401, 415, 503 over GATEWAY_MAX_INFLIGHT), then its own body limit
 // (413) and JSON parse (400), the predictBody schema (422), forward().
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import type { Log } from './log.ts'
+import type { Authenticator } from './auth/authenticator.ts'
 import type { DrainState } from './drain.ts'
 import type { GatewayMetrics } from './metrics.ts'
 import { HttpProblem, unavailable } from './problem.ts'
@@ -68,6 +69,7 @@ function outcomeOf(status: number): Outcome {
 
 export interface PredictorOptions {
   upstream: Upstream
+  authenticator: Authenticator
   metrics: GatewayMetrics
   drain: DrainState
   maxInflight: number
@@ -84,12 +86,14 @@ export class Predictor {
     options.metrics.trackInflight(() => this.#inflight)
   }
 
-  // Before the body is read: draining, the media type, then a slot, held
-  // until the response closes. Past GATEWAY_MAX_INFLIGHT the answer is a
-  // fast 503, not a queue of 504s.
-  admit(headers: IncomingHttpHeaders, res: ServerResponse): void {
-    const { drain, maxInflight } = this.#options
+  // Before the body is read: draining, the caller (401), the media type,
+  // then a slot, held until the response closes. Past GATEWAY_MAX_INFLIGHT
+  // the answer is a fast 503, not a queue of 504s. Returns the caller's
+  // name, for the request's log ('' when callers have none).
+  admit(headers: IncomingHttpHeaders, res: ServerResponse): string {
+    const { drain, authenticator, maxInflight } = this.#options
     drain.assertNotDraining()
+    const caller = authenticator.authenticate(headers)
     if (!isJsonContentType(headers['content-type'])) throw new HttpProblem(415, NOT_JSON_TYPE)
     if (this.#inflight >= maxInflight) {
       throw unavailable(`the gateway is answering its maximum of ${maxInflight} requests; retry later`)
@@ -98,6 +102,7 @@ export class Predictor {
     res.once('close', () => {
       this.#inflight -= 1
     })
+    return caller
   }
 
   // The upstream's answer, or undefined when the client went away first (the

@@ -4,6 +4,7 @@
 // Titles follow RFC 9110 wording (413 and 422 differ from Node's STATUS_CODES).
 export const TITLES: Readonly<Record<number, string>> = Object.freeze({
   400: 'Bad Request',
+  401: 'Unauthorized',
   404: 'Not Found',
   405: 'Method Not Allowed',
   408: 'Request Timeout',

@@ -11,6 +11,12 @@ import { buildApp } from '../src/app.ts'
 import { type Config, loadConfig } from '../src/config.ts'
 import type { GatewayApp } from '../src/gateway-app.ts'
 import type { PredictCall, Upstream, UpstreamAnswer, UpstreamDeps } from '../src/upstream/upstream.ts'
+import type { Authenticator } from '../src/auth/authenticator.ts'
+import { AUTH_HEADERS } from './auth-fixtures.ts'
+
+// What a gateway process needs to accept the predicts of predict() (its
+// environment), from the auth component's test/auth-fixtures.ts.
+export { AUTH_ENV } from './auth-fixtures.ts'
 
 export const HEX32 = /^[0-9a-f]{32}$/
 export const IRIS = { instances: [[5.1, 3.5, 1.4, 0.2]] }
@@ -52,15 +58,22 @@ export interface AppSetup {
   // Default: a stub (stubUpstream()); null: the transport of src/upstream/.
   upstream?: Upstream | null
   createUpstream?: (deps: UpstreamDeps) => Upstream
+  // Default: anyone may call (test/auth.test.ts tests the authentication);
+  // null: the authentication of src/auth/, built from the config.
+  authenticator?: Authenticator | null
   config?: Partial<Config>
 }
 
+// Lets every caller in, nameless.
+export const ANYONE: Authenticator = { authenticate: () => '' }
+
 // The app listening on a free port of 127.0.0.1, closed after the test.
-export async function startApp(t: TestContext, { upstream = stubUpstream(), createUpstream, config = {} }: AppSetup = {}): Promise<Running> {
+export async function startApp(t: TestContext, { upstream = stubUpstream(), createUpstream, authenticator = ANYONE, config = {} }: AppSetup = {}): Promise<Running> {
   const create = createUpstream ?? (upstream === null ? undefined : () => upstream)
   const app = buildApp(testConfig(config), {
     logger: pino({ level: 'silent' }),
     ...(create ? { createUpstream: create } : {}),
+    ...(authenticator ? { authenticator } : {}),
   })
   t.after(() => app.close())
   await app.listen({ host: '127.0.0.1', port: 0 })
@@ -95,9 +108,10 @@ export async function call(base: string, method: string, path: string, { headers
   return { status: res.status, headers: res.headers, bytes, body: text, json: () => JSON.parse(text) as unknown }
 }
 
+// A predict with the credential AUTH_ENV accepts (unless headers replace it).
 export function predict(base: string, body: unknown, headers: Record<string, string> = {}): Promise<Res> {
   return call(base, 'POST', '/v1/predict', {
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', ...AUTH_HEADERS, ...headers },
     body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
   })
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,8 +33,8 @@ func TestLoadDefaults(t *testing.T) {
 		ShutdownTimeout: 10 * time.Second,
 		LogLevel:        slog.LevelInfo,
 	}
-	cfg.Upstream = Upstream{} // checked with each transport
-	if cfg != want {
+	cfg.Upstream, cfg.Auth = Upstream{}, Auth{} // checked with each transport and auth
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", cfg, want)
 	}
 }
@@ -70,8 +71,8 @@ func TestLoadValues(t *testing.T) {
 		TraceSampled:    true,
 		LogLevel:        slog.LevelWarn,
 	}
-	cfg.Upstream = Upstream{}
-	if cfg != want {
+	cfg.Upstream, cfg.Auth = Upstream{}, Auth{}
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", cfg, want)
 	}
 }

@@ -27,6 +27,7 @@ type Details struct {
 // older names for some of them ("Request Entity Too Large").
 var titles = map[int]string{
 	http.StatusBadRequest:            "Bad Request",
+	http.StatusUnauthorized:          "Unauthorized",
 	http.StatusNotFound:              "Not Found",
 	http.StatusMethodNotAllowed:      "Method Not Allowed",
 	http.StatusRequestEntityTooLarge: "Content Too Large",

@@ -1,17 +1,20 @@
 // POST /v1/predict (src/predict.ts has the steps): the schema validates the
 // shape, the transport forwards the raw bytes, the answer is relayed.
 import type { FastifyPluginAsync } from 'fastify'
+import type { Authenticator } from '../auth/authenticator.ts'
 import { Predictor, predictBody } from '../predict.ts'
 
 interface PredictOptions {
+  authenticator: Authenticator
   maxRows: number
   maxInflight: number
   upstreamTimeoutMs: number
 }
 
-const predictRoutes: FastifyPluginAsync<PredictOptions> = async (fastify, { maxRows, maxInflight, upstreamTimeoutMs }) => {
+const predictRoutes: FastifyPluginAsync<PredictOptions> = async (fastify, { authenticator, maxRows, maxInflight, upstreamTimeoutMs }) => {
   const predictor = new Predictor({
     upstream: fastify.upstream,
+    authenticator,
     metrics: fastify.metrics,
     drain: fastify.drain,
     maxInflight,
@@ -20,9 +23,11 @@ const predictRoutes: FastifyPluginAsync<PredictOptions> = async (fastify, { maxR
 
   fastify.post('/v1/predict', {
     schema: { body: predictBody(maxRows) },
-    // Before the body is read: draining, the media type, then a slot.
+    // Before the body is read: draining, the caller, the media type, then a slot.
     onRequest: async (request, reply) => {
-      predictor.admit(request.headers, reply.raw)
+      const caller = predictor.admit(request.headers, reply.raw)
+      // The caller's name on this request's log lines, its access log included.
+      if (caller) request.log = reply.log = request.log.child({ caller })
     },
   }, async (request, reply) => {
     const answer = await predictor.forward(

@@ -1,0 +1,16 @@
+// The gateway's authentication: none (auth = none), anyone who reaches the
+// gateway may predict. config.ts and app.ts import this fixed interface
+// (every auth mode has one): AuthConfig, loadAuthConfig, createAuthenticator.
+import type { Env } from '../env.ts'
+import type { Authenticator } from './authenticator.ts'
+
+// Nothing to configure.
+export type AuthConfig = Record<never, never>
+
+export function loadAuthConfig(_env: Env): AuthConfig {
+  return {}
+}
+
+export function createAuthenticator(_config: AuthConfig): Authenticator {
+  return { authenticate: () => '' }
+}
