@@ -4,11 +4,13 @@
 import type { Env } from '../env.ts'
 import type { Authenticator } from './authenticator.ts'
 
-// Nothing to configure.
-export type AuthConfig = Record<never, never>
+// Nothing to configure but the mode itself.
+export interface AuthConfig {
+  readonly authMode: 'none'
+}
 
 export function loadAuthConfig(_env: Env): AuthConfig {
-  return {}
+  return { authMode: 'none' }
 }
 
 export function createAuthenticator(_config: AuthConfig): Authenticator {
