@@ -1437,6 +1437,8 @@ fn write_merged(hunks: &[Hunk], f: &Files, opts: &Options) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     fn clean(base: &str, ours: &str, theirs: &str) -> String {
@@ -1444,6 +1446,23 @@ mod tests {
             Merged::Clean(b) => String::from_utf8(b).unwrap(),
             other => panic!("expected a clean merge, got {other:?}"),
         }
+    }
+
+    /// The work budget is for pathological inputs only: an ordinary edit of a
+    /// file of a few thousand lines keeps git's histogram diff.
+    #[test]
+    fn an_ordinary_merge_keeps_the_histogram_diff() {
+        let base = (0..3000).fold(String::new(), |mut s, i| {
+            let _ = writeln!(s, "line {i}");
+            s
+        });
+        let ours = base.replace("line 10\n", "line 10 (ours)\n") + "ours at the end\n";
+        let theirs = base.replace("line 2000\n", "line 2000 (theirs)\nand more\n");
+        let out = merge_with(base.as_bytes(), ours.as_bytes(), theirs.as_bytes(), &Options::default());
+        assert!(!out.fell_back_to_myers);
+        assert_eq!(out.conflicts, 0);
+        let text = String::from_utf8(out.bytes).unwrap();
+        assert!(text.contains("line 10 (ours)\n") && text.contains("line 2000 (theirs)\nand more\n"));
     }
 
     fn conflict(base: &str, ours: &str, theirs: &str) -> String {

@@ -35,7 +35,7 @@ func TestLoadMLURL(t *testing.T) {
 
 func TestLoadInvalidMLURL(t *testing.T) {
 	for _, v := range []string{"localhost:8000", "ftp://ml", "http://", "http://ml:8000/?x=1", "://", "http://user:s3cr3t@ml:8000",
-		// Bug (issue 11, leftover): malformed URLs showed their password.
+		// Bug: malformed URLs showed their password.
 		"http//user:s3cr3t@ml:8000", "http:/user:s3cr3t@ml:8000", "http://user:s3cr3t/x@ml:8000", "http://:s3cr3t#x@ml"} {
 		_, err := Load(env(map[string]string{"ML_URL": v}))
 		if err == nil || !strings.Contains(err.Error(), "ML_URL") {

@@ -65,7 +65,7 @@ func TestLoadStreamsInvalid(t *testing.T) {
 	}
 }
 
-// Bug (issue 11, leftover): a malformed REDIS_URL showed its password, in
+// Bug: a malformed REDIS_URL showed its password, in
 // the value and in the parser's message, which quotes what it rejects (a
 // password holding "/" gave `invalid port ":s3cr3t"`). The message stays,
 // taken from the masked URL.

@@ -178,7 +178,7 @@ func TestConfigErrorsHidePasswords(t *testing.T) {
 	}
 }
 
-// Bug (issue 11, leftover): the mask looked for "scheme://" and for a
+// Bug: the mask looked for "scheme://" and for a
 // userinfo ending before the first "/", "?" or "#", so the malformed URLs,
 // the very ones that get echoed, showed their password: no colon after the
 // scheme (redis//:pw@host), one slash, three slashes, no slashes, or a
