@@ -32,7 +32,7 @@ class ExpressGateway implements GatewayApp {
     this.#upstream = options.createUpstream?.(deps) ?? createUpstream(config, deps)
     const predictor = new Predictor({
       upstream: this.#upstream,
-      authenticator: options.authenticator ?? createAuthenticator(config),
+      authenticator: options.authenticator ?? createAuthenticator(config, this.log.child({ component: 'auth' })),
       metrics: this.metrics,
       drain: this.drain,
       maxInflight: config.maxInflight,

@@ -31,9 +31,9 @@ export function routes({ drain, upstream, predictor, maxRows, maxBodyBytes, trac
     .post(
       route('/v1/predict'),
       // Before the body is read: draining, the caller, the media type, then a slot.
-      (req, res, next) => {
+      async (req, res, next) => {
         // The caller's name, for the access log.
-        res.locals.caller = predictor.admit(req.headers, res)
+        res.locals.caller = await predictor.admit(req.headers, res, req.log)
         next()
       },
       express.json({

@@ -48,7 +48,7 @@ export function buildApp(config: Config, options: AppOptions = {}): GatewayApp {
   void app.register(upstream, { create: options.createUpstream ?? ((deps) => createUpstream(config, deps)) })
   void app.register(healthRoutes)
   void app.register(predictRoutes, {
-    authenticator: options.authenticator ?? createAuthenticator(config),
+    authenticator: options.authenticator ?? createAuthenticator(config, logger.child({ component: 'auth' })),
     maxRows: config.maxRows,
     maxInflight: config.maxInflight,
     upstreamTimeoutMs: config.upstreamTimeoutMs,

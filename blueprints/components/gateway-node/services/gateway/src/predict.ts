@@ -90,10 +90,10 @@ export class Predictor {
   // then a slot, held until the response closes. Past GATEWAY_MAX_INFLIGHT
   // the answer is a fast 503, not a queue of 504s. Returns the caller's
   // name, for the request's log ('' when callers have none).
-  admit(headers: IncomingHttpHeaders, res: ServerResponse): string {
+  async admit(headers: IncomingHttpHeaders, res: ServerResponse, log: Log): Promise<string> {
     const { drain, authenticator, maxInflight } = this.#options
     drain.assertNotDraining()
-    const caller = authenticator.authenticate(headers)
+    const caller = await authenticator.authenticate(headers, log)
     if (!isJsonContentType(headers['content-type'])) throw new HttpProblem(415, NOT_JSON_TYPE)
     if (this.#inflight >= maxInflight) {
       throw unavailable(`the gateway is answering its maximum of ${maxInflight} requests; retry later`)

@@ -11,7 +11,7 @@ import { pino } from 'pino'
 import { buildApp } from '../src/app.ts'
 import { createMetricsServer } from '../src/metrics-server.ts'
 import { UpstreamError, type UpstreamAnswer, type UpstreamErrorKind } from '../src/upstream/upstream.ts'
-import { HEX32, IRIS, assertProblem, call, metricsText, predict, sleep, startApp, stubUpstream, testConfig } from './helpers.ts'
+import { AUTH_ENV, HEX32, IRIS, assertProblem, call, metricsText, predict, sleep, startApp, stubUpstream, testConfig } from './helpers.ts'
 
 const answer = (body = '{}'): UpstreamAnswer => ({ status: 200, body: Buffer.from(body), contentType: 'application/json' })
 
@@ -519,7 +519,7 @@ describe('draining', () => {
 
 describe('processes', () => {
   async function exitOf(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-    const child = spawn(process.execPath, ['src/server.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(process.execPath, ['src/server.ts'], { env: { ...process.env, ...AUTH_ENV, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     const [code] = (await once(child, 'exit')) as [number | null]
@@ -549,7 +549,7 @@ describe('processes', () => {
     await app.listen({ host: '127.0.0.1', port: 0 })
     const { port } = app.server.address() as AddressInfo
     const run = async () => {
-      const child = spawn(process.execPath, ['src/healthcheck.ts'], { env: { ...process.env, GATEWAY_PORT: String(port) }, stdio: 'ignore' })
+      const child = spawn(process.execPath, ['src/healthcheck.ts'], { env: { ...process.env, ...AUTH_ENV, GATEWAY_PORT: String(port) }, stdio: 'ignore' })
       const [code] = (await once(child, 'exit')) as [number | null]
       return code
     }

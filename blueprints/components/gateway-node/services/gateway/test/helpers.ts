@@ -12,18 +12,21 @@ import { type Config, loadConfig } from '../src/config.ts'
 import type { GatewayApp } from '../src/gateway-app.ts'
 import type { PredictCall, Upstream, UpstreamAnswer, UpstreamDeps } from '../src/upstream/upstream.ts'
 import type { Authenticator } from '../src/auth/authenticator.ts'
-import { AUTH_HEADERS } from './auth-fixtures.ts'
+import { AUTH_ENV, AUTH_HEADERS } from './auth-fixtures.ts'
 
 // What a gateway process needs to accept the predicts of predict() (its
-// environment), from the auth component's test/auth-fixtures.ts.
-export { AUTH_ENV } from './auth-fixtures.ts'
+// environment, beside what its configuration requires), from the auth
+// component's test/auth-fixtures.ts.
+export { AUTH_ENV }
 
 export const HEX32 = /^[0-9a-f]{32}$/
 export const IRIS = { instances: [[5.1, 3.5, 1.4, 0.2]] }
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
+// The configuration of an environment that holds only what the auth mode
+// needs (AUTH_ENV), with overrides.
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  return Object.freeze({ ...loadConfig({}), logLevel: 'silent', ...overrides })
+  return Object.freeze({ ...loadConfig({ ...AUTH_ENV }), logLevel: 'silent', ...overrides })
 }
 
 export interface StubUpstream extends Upstream {

@@ -7,6 +7,10 @@ import (
 	"testing"
 )
 
+// authEnv is what the other config tests set for the auth settings to load
+// (config_test.go's env): nothing, no key at all is a valid setting.
+var authEnv map[string]string
+
 func TestLoadAPIKeys(t *testing.T) {
 	alice, bob := sha256.Sum256([]byte("alice-key")), sha256.Sum256([]byte("bob-key"))
 	a, b := hex.EncodeToString(alice[:]), hex.EncodeToString(bob[:])

@@ -11,9 +11,15 @@ import (
 	"time"
 )
 
-// env returns a getenv that reads vars.
+// env returns a getenv that reads vars, then authEnv: the settings the
+// auth mode needs to load (auth_*_test.go), unless vars sets them.
 func env(vars map[string]string) func(string) string {
-	return func(name string) string { return vars[name] }
+	return func(name string) string {
+		if v, ok := vars[name]; ok {
+			return v
+		}
+		return authEnv[name]
+	}
 }
 
 func TestLoadDefaults(t *testing.T) {

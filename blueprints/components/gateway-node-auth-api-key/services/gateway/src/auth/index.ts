@@ -6,6 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import { ConfigError, type Env } from '../env.ts'
+import type { Log } from '../log.ts'
 import { HttpProblem } from '../problem.ts'
 import type { Authenticator } from './authenticator.ts'
 
@@ -60,7 +61,7 @@ function refuse(challenge: string, detail: string): HttpProblem {
 // a bearer token that is no known key is INVALID_KEY. The hash of the token
 // is compared with every key's, in constant time, so the answer's timing
 // says nothing of how close a guess came.
-export function createAuthenticator({ apiKeys }: AuthConfig): Authenticator {
+export function createAuthenticator({ apiKeys }: AuthConfig, _log: Log): Authenticator {
   return {
     authenticate(headers: IncomingHttpHeaders): string {
       const header = headers.authorization ?? ''

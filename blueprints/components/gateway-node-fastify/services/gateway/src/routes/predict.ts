@@ -25,7 +25,7 @@ const predictRoutes: FastifyPluginAsync<PredictOptions> = async (fastify, { auth
     schema: { body: predictBody(maxRows) },
     // Before the body is read: draining, the caller, the media type, then a slot.
     onRequest: async (request, reply) => {
-      const caller = predictor.admit(request.headers, reply.raw)
+      const caller = await predictor.admit(request.headers, reply.raw, request.log)
       // The caller's name on this request's log lines, its access log included.
       if (caller) request.log = reply.log = request.log.child({ caller })
     },

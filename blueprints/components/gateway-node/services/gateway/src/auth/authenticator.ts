@@ -1,11 +1,13 @@
 // What the gateway needs from its authentication, whichever it is: the auth
 // component's src/auth/index.ts implements it (AuthConfig,
-// loadAuthConfig(env), createAuthenticator(config)).
+// loadAuthConfig(env), createAuthenticator(config, log)).
 import type { IncomingHttpHeaders } from 'node:http'
+import type { Log } from '../log.ts'
 
 export interface Authenticator {
   // The caller's name (logged; '' when callers have none), or throws an
-  // HttpProblem 401 with its WWW-Authenticate header. Called on predict,
-  // before anything else of the request is looked at.
-  authenticate(headers: IncomingHttpHeaders): string
+  // HttpProblem: 401 with its WWW-Authenticate header, or 503 when it
+  // cannot check credentials now. Called on predict, before anything else
+  // of the request is looked at; log is the request's logger.
+  authenticate(headers: IncomingHttpHeaders, log: Log): string | Promise<string>
 }
