@@ -276,7 +276,7 @@ def _run_curl(combo: Combo, cmd: str, argv: list[str], comments: list[str]) -> l
             cwd=combo.repo,
             capture_output=True,
             timeout=30,
-            env=combo.ctx.base_env(),
+            env={**combo.ctx.base_env(), "API_KEY": combo.api_key},  # the README's $API_KEY
         )
         head = Path(hdr.name).read_text(errors="replace")
     out = res.stdout.decode(errors="replace")
