@@ -802,3 +802,74 @@ fn every_combination_renders_the_lock_of_its_dependency_set() {
     // without the limiter's Redis, and over Redis Streams.
     assert_eq!(sets.len(), 9, "{sets:?}");
 }
+
+/// Both gateways run one rate-limit script, so that a Go and a Node.js
+/// replica (or two versions of one) spend a caller's budget alike: the
+/// gcra.lua each gateway loads is the same bytes, from the one source in
+/// gateway-ratelimit-script, beside the module that loads it (Go embeds it,
+/// Node.js reads it next to its module).
+#[test]
+fn both_gateways_load_the_same_rate_limit_script() {
+    let bp = Library::new(&[]).unwrap().load("ml-gateway").unwrap();
+    let source = bp
+        .components
+        .iter()
+        .find(|c| c.label.ends_with("gateway-ratelimit-script"))
+        .expect("a gateway-ratelimit-script component");
+    assert_eq!(source.files.len(), 1, "one script: {:?}", source.files.keys());
+    let script = &source.files.values().next().unwrap().bytes;
+    let loaders = [
+        (
+            "go",
+            "services/gateway/internal/ratelimit/gcra.lua",
+            "services/gateway/internal/ratelimit/ratelimit.go",
+            "//go:embed gcra.lua",
+        ),
+        (
+            "node",
+            "services/gateway/src/ratelimit/gcra.lua",
+            "services/gateway/src/ratelimit/redis-limiter.ts",
+            "new URL('gcra.lua', import.meta.url)",
+        ),
+    ];
+    let mut seen = 0;
+    for answers in combinations(&bp) {
+        let Some(Value::Int(limit)) = answers.get("rate_limit") else {
+            panic!("no rate_limit in {:?}", answers.0)
+        };
+        let Some(Value::Str(gateway)) = answers.get("gateway") else {
+            panic!("no gateway in {:?}", answers.0)
+        };
+        let files = render(&bp, &answers).unwrap();
+        let (_, lua, loader, load) = loaders
+            .iter()
+            .find(|(g, ..)| g == gateway)
+            .expect("a gateway this test knows");
+        if *limit == 0 {
+            assert!(
+                !files.keys().any(|p| p.ends_with(".lua")),
+                "{:?}: a script without a limit",
+                answers.0
+            );
+            continue;
+        }
+        let got = &files
+            .get(*lua)
+            .unwrap_or_else(|| panic!("{:?}: no {lua}", answers.0))
+            .bytes;
+        assert_eq!(
+            got.as_slice(),
+            &script[..],
+            "{:?}: {lua} is not gateway-ratelimit-script's",
+            answers.0
+        );
+        let code = String::from_utf8_lossy(&files[*loader].bytes);
+        assert!(
+            code.contains(load),
+            "{:?}: {loader} does not load it ({load})",
+            answers.0
+        );
+        seen += 1;
+    }
+    assert!(seen >= 4, "{seen} renders with a limiter");
+}

@@ -21,7 +21,7 @@ if [ -n "${REDIS_URL:-}" ]; then
 	exec "$@"
 fi
 command -v redis-server >/dev/null 2>&1 ||
-	die "redis-server is not on PATH, and the Redis Streams tests need one: install Redis 7+ (apt install redis-server, brew install redis), or set REDIS_URL to a Redis server to use"
+	die "redis-server is not on PATH, and the Redis tests need one: install Redis 7+ (apt install redis-server, brew install redis), or set REDIS_URL to a Redis server to use"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/with-redis.XXXXXX")
 pid=
