@@ -117,8 +117,8 @@ def main() -> int:
 
     rep = Reporter()
     work, lock = work_dir(None)
-    lua = work / "post.lua"
-    lua.write_text(LUA)
+    plain_lua = work / "post.lua"
+    plain_lua.write_text(LUA)
     ctx = Context(
         braid=braid,
         work=work,
@@ -135,6 +135,7 @@ def main() -> int:
             if name not in chosen:
                 continue
             c = Combo(ctx, gateway, transport)
+            lua = plain_lua
             c.root.mkdir(parents=True, exist_ok=True)
             try:
                 ok = c.generate()
@@ -146,6 +147,9 @@ def main() -> int:
                     rows.append((name, None))
                     continue
                 url = c.gateways["main"][1] + "/v1/predict"
+                if header := c.authorization():
+                    lua = c.root / "post.lua"  # the same request, with the credential
+                    lua.write_text(f'{LUA}wrk.headers["Authorization"] = "{header}"\n')
                 if args.warmup:
                     wrk(url, lua, args.warmup, args.connections, args.threads)
                 res, out = wrk(url, lua, args.duration, args.connections, args.threads)

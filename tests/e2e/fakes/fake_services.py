@@ -16,12 +16,16 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from harness.contract import TITLES
+from harness.httpc import authorize
 
 RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 PROBS = {
     "setosa": {"setosa": 0.97, "versicolor": 0.03, "virginica": 0.0},
     "virginica": {"setosa": 0.0, "versicolor": 0.1, "virginica": 0.9},
 }
+
+
+FAKE_KEY = "fake-key-" + "k" * 40  # the one API key the fake gateway accepts
 
 
 def problem(status, path, rid, detail="x"):
@@ -131,10 +135,27 @@ def fake_gateway(
             rid = self.headers.get("X-Request-ID")
             self.rid = rid if rid and RID_OK.match(rid) else secrets.token_hex(16)
 
-        def fail(self, status, extra=None):
+        def fail(self, status, extra=None, detail="x"):
             self.send(
-                status, problem(status, self.path, self.rid), "application/problem+json", extra
+                status,
+                problem(status, self.path, self.rid, detail),
+                "application/problem+json",
+                extra,
             )
+
+        def unauthorized(self) -> bool:
+            """The API-key check (docs/ml-gateway-contract.md); True when
+            it answered 401."""
+            scheme, _, key = (self.headers.get("Authorization") or "").strip().partition(" ")
+            if scheme.lower() != "bearer" or not key.strip():
+                detail = "send an API key: Authorization: Bearer <key>"
+                self.fail(401, {"WWW-Authenticate": "Bearer"}, detail)
+                return True
+            if key.strip() != FAKE_KEY:
+                challenge = 'Bearer error="invalid_token"'
+                self.fail(401, {"WWW-Authenticate": challenge}, "the API key is not valid")
+                return True
+            return False
 
         def do_GET(self):
             self._rid()
@@ -181,6 +202,8 @@ def fake_gateway(
                 self.close_connection = True
                 return self.fail(413, {"Connection": "close"})
             raw = self.rfile.read(n)
+            if self.unauthorized():
+                return
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             if ctype != "application/json":
                 return self.fail(415)
@@ -223,7 +246,9 @@ def fake_gateway(
                 return tp
             return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
-    return _Server(H)
+    server = _Server(H)
+    authorize(server.url, f"Bearer {FAKE_KEY}")  # the harness's requests carry the key
+    return server
 
 
 def valid(body) -> bool:

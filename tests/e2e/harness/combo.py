@@ -8,6 +8,7 @@ fails, the others only fail their own checks.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import contract, go_gateway, idle, pyinfra_checks, rootdocs_checks, streams
-from .httpc import HttpError, post_json, request, status_is
+from .httpc import HttpError, authorize, post_json, request, status_is
 from .procs import Proc, Procs, closed_port, free_port, must, run, wait_until
 from .redisc import Redis, start_redis
 from .report import CheckFailed, Reporter, expect
@@ -116,6 +117,10 @@ class Combo:
         self.worker: Proc | None = None
         self.gateways: dict[str, tuple[Proc, str]] = {}
         self.metrics_bases: dict[str, str] = {}  # role -> base URL of its /metrics listener
+        self.auth = "api-key"  # braid.toml's answer, read after generation
+        # The key every gateway the harness starts accepts (auth = api-key):
+        # GATEWAY_API_KEYS holds its hash; httpc sends it (httpc.authorize).
+        self.api_key = secrets.token_urlsafe(32)
         self.ml_ok = False  # ML package found, then installed
         self.gw_ok = False  # gateway installed (and built)
 
@@ -136,6 +141,16 @@ class Combo:
             env["VIRTUAL_ENV"] = str(self.venv)
         env.update({k: str(v) for k, v in extra.items()})
         return env
+
+    def auth_env(self) -> dict[str, str]:
+        """What a gateway needs to accept the harness's credential."""
+        if self.auth == "api-key":
+            return {"GATEWAY_API_KEYS": f"e2e:{hashlib.sha256(self.api_key.encode()).hexdigest()}"}
+        return {}
+
+    def authorization(self) -> str | None:
+        """The Authorization header the harness's requests carry."""
+        return f"Bearer {self.api_key}" if self.auth == "api-key" else None
 
     # ------------------------------------------------------------ phases
     def run_all(self) -> None:
@@ -226,6 +241,7 @@ class Combo:
                 a.get("description") == self.description,
                 f"braid.toml description {a.get('description')!r} != the one given",
             )
+            self.auth = a.get("auth", "none")
             for k, v in (
                 ("project_name", self.project),
                 ("gateway", self.gateway),
@@ -573,10 +589,13 @@ class Combo:
             )
         else:
             env["ML_URL"] = ml_url or ""
+        env.update(self.auth_env())
         env.update({k: str(v) for k, v in (extra or {}).items()})
         cmd = [str(self.gw_bin)] if self.gateway == "go" else ["node", "src/server.ts"]
         proc = self.procs.start(f"gateway-{role}", cmd, self.gw, env)
         base = f"http://127.0.0.1:{port}"
+        if header := self.authorization():
+            authorize(base, header)
         path = "/readyz" if wait_ready else "/healthz"
         wait_until(
             lambda: status_is(base, path, 200),
@@ -688,7 +707,7 @@ class Combo:
 
             self.check("gateways for down / slow upstreams started", start_others)
             records = self.ctx.records.setdefault(self.name, {})
-            contract.run_cases(self.rep, self.name, self.transport, bases, records)
+            contract.run_cases(self.rep, self.name, self.transport, bases, records, self.auth)
             if not self.streams:
                 self.check("idle pauses around the ML keep-alive", idle.pauses, bases["main"])
             go_gateway.runtime(self, slow.url)

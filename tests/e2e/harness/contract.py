@@ -11,6 +11,11 @@ A case runs against one of the gateway instances a combination starts:
 /metrics listener of `main`, on GATEWAY_METRICS_PORT), `down` (the
 upstream is a closed port), `slow` (the upstream never answers in time) and,
 over HTTP, `err500` (the upstream answers 500 at once).
+
+Every gateway the harness starts has its credential registered in httpc (an
+API key whose hash is in its GATEWAY_API_KEYS, when auth = api-key): a case
+sends it unless its `credential` says otherwise. The 401 cases apply to the
+auth modes in their `auths`.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ PROBLEM = "application/problem+json"
 
 TITLES = {
     400: "Bad Request",
+    401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
     413: "Content Too Large",
@@ -74,6 +80,11 @@ class Case:
     min_secs: float | None = None
     max_secs: float | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # "registered": the gateway's credential (httpc.authorize); "none": no
+    # Authorization header; anything else: sent as the Authorization header.
+    credential: str = "registered"
+    auths: tuple[str, ...] = ("api-key", "jwt", "none")
+    www_authenticate: str | None = None
 
     def sent_rid(self) -> str | None:
         return f"e2e-{self.name}" if self.rid == "default" else self.rid
@@ -84,6 +95,8 @@ class Case:
             h["Content-Type"] = self.ctype
         if self.sent_rid() is not None:
             h["X-Request-ID"] = self.sent_rid()
+        if self.credential not in ("registered", "none"):
+            h["Authorization"] = self.credential
         return h
 
     def rid_expectation(self) -> str:
@@ -112,6 +125,33 @@ def _bad(name, body, status, **kw) -> Case:
         status=status,
         **kw,
     )
+
+
+def _unauthorized(auth: str) -> list[Case]:
+    """The 401s of an auth mode: no credential, another scheme, a wrong one."""
+    body = {"instances": [SETOSA]}
+    missing, invalid = "Bearer", 'Bearer error="invalid_token"'
+    wrong = "Bearer " + "A" * 43  # the shape of a key, not one of the gateway's
+    cases = [
+        ("no-credential", "none", missing, JSON),
+        ("no-credential-before-415", "none", missing, "text/plain"),
+        ("basic-scheme", "Basic ZTJlOmUyZQ==", missing, JSON),
+        ("bearer-empty", "Bearer ", missing, JSON),
+        ("wrong-credential", wrong, invalid, JSON),
+        ("wrong-credential-lowercase-scheme", "bearer " + "A" * 43, invalid, JSON),
+    ]
+    return [
+        _bad(
+            f"{auth}-{name}",
+            body,
+            401,
+            ctype=ctype,
+            credential=credential,
+            auths=(auth,),
+            www_authenticate=challenge,
+        )
+        for name, credential, challenge, ctype in cases
+    ]
 
 
 def cases() -> list[Case]:
@@ -193,9 +233,27 @@ def cases() -> list[Case]:
             status=405,
             allow="POST",
         ),
-        # Health and metrics.
-        Case("healthz", "GET", "/healthz", ctype=None, kind="health", health={"status": "ok"}),
-        Case("readyz", "GET", "/readyz", ctype=None, kind="health", health={"status": "ready"}),
+        # Authentication (401 before 415; health stays open).
+        *_unauthorized("api-key"),
+        # Health and metrics: open to callers without a credential.
+        Case(
+            "healthz",
+            "GET",
+            "/healthz",
+            ctype=None,
+            kind="health",
+            health={"status": "ok"},
+            credential="none",
+        ),
+        Case(
+            "readyz",
+            "GET",
+            "/readyz",
+            ctype=None,
+            kind="health",
+            health={"status": "ready"},
+            credential="none",
+        ),
         Case("metrics", "GET", "/metrics", ctype=None, kind="metrics", target="metrics"),
         Case("metrics-not-public", "GET", "/metrics", ctype=None, status=404),
         # Upstream down: 502; not ready: 503 + Retry-After.
@@ -238,7 +296,15 @@ SENT: list[tuple[str, Case, Resp]] = []
 
 
 def send(case: Case, base: str, timeout: float = 15.0) -> Resp:
-    resp = request(case.method, base, case.path, case.body, case.request_headers(), timeout)
+    resp = request(
+        case.method,
+        base,
+        case.path,
+        case.body,
+        case.request_headers(),
+        timeout,
+        auth=case.credential == "registered",
+    )
     SENT.append((base, case, resp))
     return resp
 
@@ -318,6 +384,12 @@ def check(case: Case, resp: Resp) -> str:
         want(
             resp.header("allow") == case.allow,
             f"Allow {resp.header('allow')!r}, contract says {case.allow!r}",
+        )
+    if case.www_authenticate is not None:
+        want(
+            resp.header("www-authenticate") == case.www_authenticate,
+            f"WWW-Authenticate {resp.header('www-authenticate')!r}, "
+            f"contract says {case.www_authenticate!r}",
         )
     if case.retry_after is not None:
         want(
@@ -402,6 +474,7 @@ def normalize(case: Case, resp: Resp | None) -> dict:
         "content-type": resp.header("content-type"),
         "allow": resp.header("allow"),
         "retry-after": resp.header("retry-after"),
+        "www-authenticate": resp.header("www-authenticate"),
         "x-request-id": rid_kind,
     }
     if case.kind == "metrics":
@@ -412,7 +485,8 @@ def normalize(case: Case, resp: Resp | None) -> dict:
     except ValueError:
         body = {"<not json>": resp.body[:200].decode(errors="replace")}
     if isinstance(body, dict):
-        body = {k: v for k, v in body.items() if k != "detail"}
+        # detail is free text, but the 401s' are fixed bytes (the contract).
+        body = {k: v for k, v in body.items() if k != "detail" or resp.status == 401}
         if "request_id" in body:
             body["request_id"] = (
                 "same-as-header" if body["request_id"] == rid else f"differs:{body['request_id']}"
@@ -432,12 +506,18 @@ def diff(a: dict, b: dict, names=("go", "node")) -> list[str]:
 
 
 def run_cases(
-    rep, label: str, transport: str, bases: dict[str, str], records: dict[str, dict]
+    rep,
+    label: str,
+    transport: str,
+    bases: dict[str, str],
+    records: dict[str, dict],
+    auth: str = "api-key",
 ) -> None:
-    """Send every case that applies to this transport, check it against the
-    contract, and store its normalized answer in records (for parity)."""
+    """Send every case that applies to this transport and auth mode, check it
+    against the contract, and store its normalized answer in records (for
+    parity)."""
     for case in cases():
-        if transport not in case.transports:
+        if transport not in case.transports or auth not in case.auths:
             continue
         if case.target not in bases:
             rep.skip(f"{label} contract {case.name}", f"no '{case.target}' gateway")

@@ -13,6 +13,7 @@ hardening (docs/ml-gateway-contract.md). They hold for either gateway:
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -54,6 +55,13 @@ def runtime(combo, slow_url: str) -> None:
     if not combo.streams:
         combo.check("ML_URL unset follows ML_PORT", ml_url_from_ml_port, combo)
     combo.check("a refused URL is logged without its password", redacted_config, combo)
+    if combo.auth == "api-key":
+        combo.check(
+            "a malformed GATEWAY_API_KEYS is refused, naming it, never its hash",
+            bad_api_keys,
+            combo,
+        )
+        combo.check("the access log names the caller (e2e), never the key", caller_logged, combo)
     combo.check(
         "a closed stdout does not kill the gateway; SIGTERM drains, exit 0", closed_stdout, combo
     )
@@ -139,6 +147,7 @@ def _env(combo, port: int, extra: dict[str, str]) -> dict[str, str]:
         )
     else:
         env["ML_URL"] = combo.ml_url
+    env.update(combo.auth_env())
     env.update(extra)
     return env
 
@@ -150,6 +159,25 @@ def _refused(combo, var: str, value: str) -> str:
     expect(var in res.output, f"{var} not named:\n{res.output[-800:]}")
     expect(SECRET not in res.output, f"the password is in the output:\n{res.output[-800:]}")
     return f"exit {res.rc}"
+
+
+def bad_api_keys(combo) -> str:
+    digest = "0123456789ABCDEF" * 4  # upper case: not the lowercase hex asked for
+    env = _env(combo, free_port(), {"GATEWAY_API_KEYS": f"e2e:{digest}"})
+    res = combo.run(_cmd(combo), combo.gw, env, timeout=30)
+    expect(res.rc not in (0, None), f"started (rc {res.rc})")
+    expect("GATEWAY_API_KEYS" in res.output, f"GATEWAY_API_KEYS not named:\n{res.output[-800:]}")
+    expect(digest not in res.output, f"the hash is in the output:\n{res.output[-800:]}")
+    return f"exit {res.rc}"
+
+
+def caller_logged(combo) -> str:
+    proc, _ = combo.gateways["main"]
+    text = proc.log.read_text(errors="replace")
+    expect(combo.api_key not in text, "the API key is in the gateway's log")
+    lines = [ln for ln in text.splitlines() if re.search(r'"caller":\s*"e2e"', ln)]
+    expect(lines, 'no log line with "caller":"e2e" (the key\'s name)')
+    return f"{len(lines)} lines"
 
 
 def redacted_config(combo) -> str:

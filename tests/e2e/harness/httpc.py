@@ -44,6 +44,23 @@ class HttpError(Exception):
     """No HTTP response at all (refused, reset, timed out)."""
 
 
+# The credential each gateway started by the harness wants, by "host:port":
+# every request to it carries `Authorization: <value>` unless the caller sends
+# its own or passes auth=False (the 401 cases). The ML service is never
+# registered: it sits behind the gateway and has no auth of its own.
+_CREDENTIALS: dict[tuple[str, int], str] = {}
+
+
+def authorize(base: str, authorization: str) -> None:
+    """Requests to base carry this Authorization header from now on."""
+    _CREDENTIALS[_host_port(base)] = authorization
+
+
+def credential(base: str) -> str | None:
+    """The Authorization header registered for base, if any."""
+    return _CREDENTIALS.get(_host_port(base))
+
+
 def request(
     method: str,
     base: str,
@@ -51,6 +68,7 @@ def request(
     body: bytes | str | None = None,
     headers: dict[str, str] | None = None,
     timeout: float = 10.0,
+    auth: bool = True,
 ) -> Resp:
     host, port = _host_port(base)
     if isinstance(body, str):
@@ -60,6 +78,9 @@ def request(
     try:
         conn.putrequest(method, path, skip_accept_encoding=True)
         hdrs = dict(headers or {})
+        registered = _CREDENTIALS.get((host, port))
+        if auth and registered and not any(k.lower() == "authorization" for k in hdrs):
+            hdrs["Authorization"] = registered
         if body is not None and not any(k.lower() == "content-length" for k in hdrs):
             hdrs["Content-Length"] = str(len(body))
         for k, v in hdrs.items():
@@ -86,13 +107,15 @@ def request(
     return Resp(resp.status, merged, data, time.monotonic() - start, raw)
 
 
-def get(base: str, path: str, timeout: float = 5.0, headers=None) -> Resp:
-    return request("GET", base, path, None, headers, timeout)
+def get(base: str, path: str, timeout: float = 5.0, headers=None, auth: bool = True) -> Resp:
+    return request("GET", base, path, None, headers, timeout, auth)
 
 
-def post_json(base: str, path: str, obj, timeout: float = 10.0, headers=None) -> Resp:
+def post_json(
+    base: str, path: str, obj, timeout: float = 10.0, headers=None, auth: bool = True
+) -> Resp:
     hdrs = {"Content-Type": "application/json", **(headers or {})}
-    return request("POST", base, path, json.dumps(obj), hdrs, timeout)
+    return request("POST", base, path, json.dumps(obj), hdrs, timeout, auth)
 
 
 def status_is(base: str, path: str, status: int, timeout: float = 2.0) -> bool:

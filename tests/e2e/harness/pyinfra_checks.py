@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .httpc import post_json
+from . import secrets_checks
+from .httpc import authorize, post_json
 from .procs import free_port, must, wait_until
 from .report import CheckFailed, expect
 
@@ -174,6 +175,10 @@ def make_dev(combo: Combo) -> None:
         env["REDIS_URL"] = f"redis://:{password}@127.0.0.1:{ports['REDIS']}/0"
         env["STREAM_PREFIX"] = f"{combo.prefix}dev"
     base = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
+    key = secrets_checks.make_api_key(combo)  # creates .env, as a user would first
+    if key is not None:
+        authorize(base, f"Bearer {key}")
+        env["API_KEY"] = key  # scripts/smoke.sh sends it
     proc = combo.procs.start("make-dev", ["make", "dev"], combo.repo, env)
 
     def log() -> str:
@@ -246,6 +251,7 @@ def make_dev(combo: Combo) -> None:
         return f"stopped in {secs:.1f}s; make exit {rc}; {codes}"
 
     combo.check("make dev: Ctrl-C stops every service cleanly (gateway drains first)", ctrl_c)
+    secrets_checks.scan(combo, [key] if key else [])
 
 
 def _listening(port: int) -> bool:

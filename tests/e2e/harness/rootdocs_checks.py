@@ -245,17 +245,19 @@ def readme_curls(combo: Combo) -> str:
                     return int(env[var])
         raise CheckFailed(f"port {port} ({', '.join(names)}): no running service has it")
 
+    # What the README tells the reader to export (API_KEY: see Authentication).
+    env = {**combo.ctx.base_env(), "API_KEY": combo.api_key}
     commands = readme_commands((combo.repo / "README.md").read_text())
     expect(commands, "README.md has no curl command")
     errs = []
     for cmd, comments in commands:
         try:
-            argv = shlex.split(cmd)
+            argv = [_expand(tok, env) for tok in shlex.split(cmd)]
             for n, tok in enumerate(argv):
                 if m := _URL.match(tok):
                     expect(m[2] is not None, f"{tok}: no port")
                     argv[n] = f"{m[1]}:{real_port(int(m[2]))}{m[3] or ''}"
-            errs += _run_curl(combo, cmd, argv, comments)
+            errs += _run_curl(combo, cmd, argv, comments, env)
         except (CheckFailed, ValueError) as e:
             errs.append(f"{cmd}\n    {e}")
     if errs:
@@ -263,7 +265,15 @@ def readme_curls(combo: Combo) -> str:
     return f"{len(commands)} commands"
 
 
-def _run_curl(combo: Combo, cmd: str, argv: list[str], comments: list[str]) -> list[str]:
+def _expand(token: str, env: dict[str, str]) -> str:
+    """$NAME and ${NAME} as a shell would expand them in double quotes (the
+    README single-quotes nothing with a $ in it)."""
+    return re.sub(r"\$(?:\{(\w+)\}|(\w+))", lambda m: env.get(m[1] or m[2], ""), token)
+
+
+def _run_curl(
+    combo: Combo, cmd: str, argv: list[str], comments: list[str], env: dict[str, str]
+) -> list[str]:
     status, body, headers = _expectations(comments)
     include = any(
         t == "--include" or (t.startswith("-") and not t.startswith("--") and "i" in t)
@@ -276,7 +286,7 @@ def _run_curl(combo: Combo, cmd: str, argv: list[str], comments: list[str]) -> l
             cwd=combo.repo,
             capture_output=True,
             timeout=30,
-            env=combo.ctx.base_env(),
+            env=env,
         )
         head = Path(hdr.name).read_text(errors="replace")
     out = res.stdout.decode(errors="replace")
