@@ -1,21 +1,25 @@
 #!/usr/bin/env python3
-"""Regenerates the Go gateway's go.mod and go.sum, one pair per transport.
+"""Regenerates the Go gateway's go.mod and go.sum, one pair per dependency set.
 
-Which modules the gateway needs depends on the transport (go-redis over
-Redis Streams, nothing more over HTTP), so each pair lives in its
-per-transport component, blueprints/components/gateway-go-TRANSPORT:
+Which modules the gateway needs depends on several answers (go-redis over
+Redis Streams, or for the rate limiter over HTTP), named together by
+blueprint.toml's `[derive] gateway_deps`; each set's pair lives in a
+lock-only component, blueprints/components/gateway-go-lock-SET:
 services/gateway/go.mod.j2, whose module path is the project's
 (`{{ go_module }}`), and services/gateway/go.sum, which names no project and
-is copied as it is. For each transport of the ml-gateway blueprint this
-renders a Go repo with braid (from the blueprints on disk), runs
-`go mod tidy` in services/gateway, and writes the pair back. `--upgrade`
-first moves every module to its newest release (`go get -u -t ./...`).
+is copied as it is. The sets, and the answers that give each, come from the
+blueprint (scripts/lockvariants.py); a set without its component stops the
+script, naming it. For each set this renders a Go repo with braid (from the
+blueprints on disk), runs `go mod tidy` in services/gateway, and writes the
+pair back. `--upgrade` first moves every module to its newest release
+(`go get -u -t ./...`).
 
     cargo build && python3 scripts/relock-go.py [--upgrade]
 
-A new transport's component (gateway-go-rabbitmq) may start without them:
-the script starts from a sibling's pair, and `go mod tidy` trims it and adds
-what the new code imports. Needs go on PATH and the module proxy.
+A new set's component (gateway-go-lock-http-jwt) may start without them: the
+script starts from the sibling pair with the most modules, and `go mod tidy`
+trims it and adds what the new code imports. Needs go on PATH and the module
+proxy.
 """
 
 from __future__ import annotations
@@ -24,51 +28,34 @@ import os
 import subprocess
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-BLUEPRINTS = REPO / "blueprints"
+from lockvariants import BLUEPRINTS, REPO, render, variants
+
 NAME = "relock-probe"  # the project_name rendered
 MODULE = f"{NAME}/gateway"  # its go_module
 GATEWAY = "services/gateway"
 
 
-def transports() -> list[str]:
-    manifest = tomllib.loads((BLUEPRINTS / "ml-gateway/blueprint.toml").read_text())
-    for q in manifest["question"]:
-        if q["key"] == "transport":
-            return q["choices"]
-    sys.exit("ml-gateway asks no `transport` question")
+def component_name(answers: dict[str, object], deps: str) -> str:
+    return f"gateway-go-lock-{deps}"
 
 
-def component(transport: str) -> Path:
-    return BLUEPRINTS / "components" / f"gateway-go-{transport}" / GATEWAY
-
-
-def render(work: Path, transport: str) -> Path:
-    repo = work / transport
-    braid = os.environ.get("BRAID_BIN") or str(REPO / "target/debug/braid")
-    answers = [f"project_name={NAME}", "gateway=go", f"transport={transport}"]
-    subprocess.run(
-        [braid, "new", str(repo), "--blueprints", str(BLUEPRINTS), "--yes", "--quiet"]
-        + [arg for a in answers for arg in ("--set", a)],
-        check=True,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-    )
-    return repo / GATEWAY
+def component(name: str) -> Path:
+    return BLUEPRINTS / "components" / name / GATEWAY
 
 
 def seed(gateway: Path) -> None:
-    """A sibling's go.mod and go.sum, for `go mod tidy` to trim and fill in:
-    the modules both need stay at the sibling's versions."""
-    siblings = sorted((BLUEPRINTS / "components").glob(f"gateway-go-*/{GATEWAY}/go.mod.j2"))
+    """The sibling go.mod and go.sum with the most modules, for `go mod
+    tidy` to trim and fill in: the modules both need stay at the sibling's
+    versions."""
+    siblings = sorted((BLUEPRINTS / "components").glob(f"gateway-go-lock-*/{GATEWAY}/go.mod.j2"))
     if not siblings:
-        sys.exit("no gateway-go-*/services/gateway/go.mod.j2 to start from")
-    go_mod = siblings[0].read_text().replace("{{ go_module }}", MODULE, 1)
+        sys.exit("no gateway-go-lock-*/services/gateway/go.mod.j2 to start from")
+    richest = max(siblings, key=lambda p: len((p.parent / "go.sum").read_text().splitlines()))
+    go_mod = richest.read_text().replace("{{ go_module }}", MODULE, 1)
     (gateway / "go.mod").write_text(go_mod)
-    (gateway / "go.sum").write_text((siblings[0].parent / "go.sum").read_text())
+    (gateway / "go.sum").write_text((richest.parent / "go.sum").read_text())
 
 
 def tidy(gateway: Path, upgrade: bool) -> tuple[str, str]:
@@ -81,37 +68,39 @@ def tidy(gateway: Path, upgrade: bool) -> tuple[str, str]:
     return (gateway / "go.mod").read_text(), (gateway / "go.sum").read_text()
 
 
-def template(go_mod: str, go_sum: str, transport: str) -> str:
+def template(go_mod: str, go_sum: str, variant: str) -> str:
     """go.mod with its module path templated; neither file may name the
     project anywhere else (the template would then miss it)."""
     head = f"module {MODULE}\n"
     if not go_mod.startswith(head):
-        sys.exit(f"{transport}: go.mod does not start with {head!r}")
+        sys.exit(f"{variant}: go.mod does not start with {head!r}")
     body = go_mod[len(head) :]
     for text, what in ((body, "go.mod"), (go_sum, "go.sum")):
         if NAME in text:
-            sys.exit(f"{transport}: {what} names the project beyond its module line")
+            sys.exit(f"{variant}: {what} names the project beyond its module line")
         if "{{" in text or "{%" in text or "{#" in text:
-            sys.exit(f"{transport}: {what} holds template syntax")
+            sys.exit(f"{variant}: {what} holds template syntax")
     return "module {{ go_module }}\n" + body
 
 
 def main() -> None:
-    upgrade = "--upgrade" in sys.argv[1:]
-    wanted = transports()
-    missing = [t for t in wanted if not component(t).parent.parent.is_dir()]
-    if missing:
-        sys.exit(f"no component for {missing}: create blueprints/components/gateway-go-TRANSPORT first")
+    args = sys.argv[1:]
+    if any(a != "--upgrade" for a in args):
+        sys.exit(__doc__)
+    upgrade = "--upgrade" in args
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for transport in wanted:
-            gateway = render(Path(tmp), transport)
+        work = Path(tmp)
+        found = variants({"gateway": "go"}, [], component_name, r"gateway-go-lock-.+", work)
+        for name, answers in found.items():
+            gateway = render(work / name, {**answers, "project_name": NAME}) / GATEWAY
             if not (gateway / "go.mod").exists():
                 seed(gateway)
             go_mod, go_sum = tidy(gateway, upgrade)
-            results[transport] = (template(go_mod, go_sum, transport), go_sum)
-    for transport, (go_mod, go_sum) in results.items():
-        target = component(transport)
+            results[name] = (template(go_mod, go_sum, name), go_sum)
+    for name, (go_mod, go_sum) in results.items():
+        target = component(name)
+        target.mkdir(parents=True, exist_ok=True)
         (target / "go.mod.j2").write_text(go_mod)
         (target / "go.sum").write_text(go_sum)
         print(f"wrote {target.relative_to(REPO)}/go.mod.j2 and go.sum")

@@ -2,16 +2,21 @@
 """Regenerates the Node.js gateway's package-lock.json, one per variant.
 
 package.json is gateway-node's, but its dependencies depend on the framework
-and the transport (gateway-node-FRAMEWORK and gateway-node-TRANSPORT each
-provide `node_dependencies`), and npm resolves them together: so each pair
-has a component that holds only the lock of its variant,
-blueprints/components/gateway-node-FRAMEWORK-TRANSPORT/services/gateway/package-lock.json.j2.
-This renders the gateway for every framework and transport the blueprint
-offers with braid (from the blueprints on disk), runs
-`npm install --package-lock-only --ignore-scripts` in it (`--upgrade` drops
-the lock first, so that every package not pinned by
-package.json moves to its newest allowed release) and writes the lock back as
-the component's template, with the package name templated.
+(gateway-node-FRAMEWORK provides `node_dependencies`) and on the other
+answers that add packages (the transport's client, the rate limiter's Redis
+client...), named together by blueprint.toml's `[derive] gateway_deps`; npm
+resolves them all together, so each framework and dependency set has a
+component that holds only the lock of its variant,
+blueprints/components/gateway-node-FRAMEWORK-lock-SET/services/gateway/package-lock.json.j2.
+The variants, and the answers that give each, come from the blueprint
+(scripts/lockvariants.py); a variant without its component stops the
+script, naming it. This renders the gateway for each with braid (from the
+blueprints on disk), runs `npm install --package-lock-only --ignore-scripts`
+in it (`--upgrade` drops the lock first, so that every package not pinned by
+package.json moves to its newest allowed release) and writes the lock back
+as the component's template, with the package name templated. A new
+variant starts from the same framework's lock with the most packages, so
+the packages they share keep their versions.
 
     cargo build && python3 scripts/relock-node.py [--upgrade]
 
@@ -23,16 +28,13 @@ package.json's engines) and the public npm registry: the lock records its
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-BLUEPRINTS = REPO / "blueprints"
-COMPONENT = "gateway-node-"  # gateway-node-FRAMEWORK-TRANSPORT
+from lockvariants import BLUEPRINTS, REPO, render, variants
+
 LOCK = "services/gateway/package-lock.json"
 NAME = "relock-probe"  # the project_name rendered
 PACKAGE = f"{NAME}-gateway"  # its npm_package
@@ -40,41 +42,27 @@ REGISTRY = "https://registry.npmjs.org/"
 TEMPLATED_NAME = '"name": {{ npm_package | json }}'
 
 
-def variants() -> list[tuple[str, str]]:
-    """(framework, transport) for every choice of the blueprint's
-    `node_framework` and `transport` questions; each pair has its
-    gateway-node-FRAMEWORK-TRANSPORT component."""
-    manifest = tomllib.loads((BLUEPRINTS / "ml-gateway/blueprint.toml").read_text())
-
-    def choices(key: str) -> list[str]:
-        (question,) = (q for q in manifest["question"] if q["key"] == key)
-        return question["choices"]
-
-    pairs = [(f, t) for f in choices("node_framework") for t in choices("transport")]
-    for framework, transport in pairs:
-        component = f"{COMPONENT}{framework}-{transport}"
-        if not (BLUEPRINTS / "components" / component).is_dir():
-            sys.exit(f"{framework} over {transport} has no component {component}")
-    return pairs
+def component_name(answers: dict[str, object], deps: str) -> str:
+    return f"gateway-node-{answers['node_framework']}-lock-{deps}"
 
 
-def lock(work: Path, framework: str, transport: str, upgrade: bool) -> str:
-    variant = f"{framework}-{transport}"
-    repo = work / variant
-    braid = os.environ.get("BRAID_BIN") or str(REPO / "target/debug/braid")
-    subprocess.run(
-        [
-            braid, "new", str(repo), "--blueprints", str(BLUEPRINTS), "--name", NAME,
-            "--gateway", "node", "--node-framework", framework, "--transport", transport,
-            "--yes", "--quiet",
-        ],
-        check=True,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-    )
+def seed(repo: Path, name: str, framework: str) -> None:
+    """The same framework's lock with the most packages, for npm to trim
+    and fill in."""
+    siblings = sorted((BLUEPRINTS / "components").glob(f"gateway-node-{framework}-lock-*/{LOCK}.j2"))
+    siblings = [s for s in siblings if name not in s.parts]
+    if not siblings:
+        return
+    richest = max(siblings, key=lambda p: len(json.loads(p.read_text().replace(TEMPLATED_NAME, '"name": ""'))["packages"]))
+    (repo / LOCK).write_text(richest.read_text().replace(TEMPLATED_NAME, f'"name": {json.dumps(PACKAGE)}'))
+
+
+def lock(repo: Path, name: str, framework: str, upgrade: bool) -> str:
     gateway = repo / "services/gateway"
     if upgrade:
         (repo / LOCK).unlink(missing_ok=True)
+    elif not (repo / LOCK).exists():
+        seed(repo, name, framework)
     subprocess.run(
         [
             "npm", "install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund",
@@ -111,10 +99,12 @@ def main() -> None:
     upgrade = "--upgrade" in args
     written = []
     with tempfile.TemporaryDirectory() as tmp:
-        for framework, transport in variants():
-            variant = f"{framework}-{transport}"
-            text = template(lock(Path(tmp), framework, transport, upgrade), variant)
-            out = BLUEPRINTS / "components" / f"{COMPONENT}{variant}" / f"{LOCK}.j2"
+        work = Path(tmp)
+        found = variants({"gateway": "node"}, ["node_framework"], component_name, r"gateway-node-.+-lock-.+", work)
+        for name, answers in found.items():
+            repo = render(work / name, {**answers, "project_name": NAME})
+            text = template(lock(repo, name, str(answers["node_framework"]), upgrade), name)
+            out = BLUEPRINTS / "components" / name / f"{LOCK}.j2"
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(text)
             written.append(str(out.relative_to(REPO)))

@@ -597,6 +597,7 @@ impl Blueprint {
             }
             derive.push((key, template));
         }
+        check_conditions(name, &file_label, &questions, &derive, &components, &rules)?;
 
         let blueprint = Blueprint {
             name: raw.name,
@@ -919,6 +920,58 @@ fn parse_component_manifest(bytes: &[u8]) -> std::result::Result<ComponentManife
         provides.push((key, items));
     }
     Ok((rules, provides))
+}
+
+/// A component's or a file rule's `when` reads answers and derived names;
+/// any other name would be undefined, and the condition silently false.
+fn check_conditions(
+    name: &str,
+    file_label: &str,
+    questions: &[Question],
+    derive: &[(String, String)],
+    components: &[Component],
+    rules: &[FileRule],
+) -> Result<()> {
+    let known = |n: &String| questions.iter().any(|q| &q.key == n) || derive.iter().any(|(k, _)| k == n);
+    let conditions = components
+        .iter()
+        .filter_map(|c| c.when.as_ref().map(|w| (format!("component {}: `when`", c.label), w)))
+        .chain(rules.iter().filter_map(|r| {
+            r.when
+                .as_ref()
+                .map(|w| (format!("{file_label}: [[file]] `{}` `when`", r.glob.glob()), w))
+        }))
+        .chain(components.iter().flat_map(|c| {
+            c.rules.iter().filter_map(move |r| {
+                r.when.as_ref().map(|w| {
+                    (
+                        format!("{}/{COMPONENT_MANIFEST}: [[file]] `{}` `when`", c.label, r.glob.glob()),
+                        w,
+                    )
+                })
+            })
+        }));
+    for (place, when) in conditions {
+        let mut unknown: Vec<String> = when.names().into_iter().filter(|n| !known(n)).collect();
+        unknown.sort();
+        if let Some(n) = unknown.first() {
+            let names = questions
+                .iter()
+                .map(|q| q.key.as_str())
+                .chain(derive.iter().map(|(k, _)| k.as_str()));
+            let hint = closest(n, names)
+                .map(|c| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
+            return Err(Error::blueprint(
+                name,
+                format!(
+                    "{place} `{}` reads `{n}`, which is neither a question nor a [derive] name{hint}",
+                    when.text
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A `[[constraint]]`: its check compiles and reads only questions.

@@ -63,14 +63,14 @@ struct Placed<'b> {
     path: String,
 }
 
-/// The components whose `when` holds, in order.
-fn active<'b>(blueprint: &'b Blueprint, answers: &Answers) -> Result<Vec<&'b Component>> {
-    let ctx = answers.to_jinja_map();
+/// The components whose `when` holds, in order. A `when` reads the answers
+/// and the `[derive]` names (`ctx` is [`context`]).
+fn active<'b>(blueprint: &'b Blueprint, ctx: &BTreeMap<String, minijinja::Value>) -> Result<Vec<&'b Component>> {
     let mut out = Vec::new();
     for c in &blueprint.components {
         let on = match &c.when {
             Some(when) => when
-                .eval(&ctx)
+                .eval(ctx)
                 .map_err(|e| Error::blueprint(&blueprint.name, format!("component {}: `when` {e}", c.label)))?,
             None => true,
         };
@@ -86,14 +86,12 @@ fn active<'b>(blueprint: &'b Blueprint, answers: &Answers) -> Result<Vec<&'b Com
 /// component's own) all hold.
 fn layout<'b>(
     blueprint: &'b Blueprint,
-    answers: &Answers,
     env: &Environment<'_>,
     ctx: &BTreeMap<String, minijinja::Value>,
 ) -> Result<Vec<Placed<'b>>> {
     let bp_err = |msg: String| Error::blueprint(&blueprint.name, msg);
-    let jinja = answers.to_jinja_map();
     let mut out = Vec::new();
-    for c in active(blueprint, answers)? {
+    for c in active(blueprint, ctx)? {
         'files: for src in c.files.keys() {
             let Some(path) = render_path(env, src, ctx).map_err(|e| bp_err(format!("{}/{src}: {e}", c.label)))? else {
                 continue;
@@ -103,7 +101,7 @@ fn layout<'b>(
                     continue;
                 };
                 let holds = when
-                    .eval(&jinja)
+                    .eval(ctx)
                     .map_err(|e| bp_err(format!("{}: [[file]] `when` {e}", c.label)))?;
                 if !holds {
                     continue 'files;
@@ -171,12 +169,12 @@ pub fn render(blueprint: &Blueprint, answers: &Answers) -> Result<FileSet> {
     env.set_loader(move |name| Ok(sources.get(name).cloned()));
 
     let mut ctx = context(blueprint, answers)?;
-    let components = active(blueprint, answers)?;
+    let components = active(blueprint, &ctx)?;
     let provided = provides(blueprint, &components, &env, &ctx)?;
     ctx.insert("provides".into(), minijinja::Value::from_serialize(&provided));
     let mut out = FileSet::new();
     let mut origin: BTreeMap<String, &str> = BTreeMap::new();
-    for placed in layout(blueprint, answers, &env, &ctx)? {
+    for placed in layout(blueprint, &env, &ctx)? {
         let (c, src_path, path) = (placed.component, placed.src, placed.path);
         let file = &c.files[src_path];
         let bytes = if src_path.ends_with(".j2") {
@@ -223,7 +221,7 @@ pub fn lines(blueprint: &Blueprint, answers: &Answers, what: &str, templates: &[
 pub fn paths(blueprint: &Blueprint, answers: &Answers) -> Result<BTreeMap<String, String>> {
     let env = environment();
     let ctx = context(blueprint, answers)?;
-    Ok(layout(blueprint, answers, &env, &ctx)?
+    Ok(layout(blueprint, &env, &ctx)?
         .into_iter()
         .map(|p| (format!("{}/{}", p.component.label, p.src), p.path))
         .collect())

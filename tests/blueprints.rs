@@ -14,12 +14,14 @@ use std::{
 use braid::{
     answers::{condition, Answers, Value},
     blueprint::{Blueprint, Kind, Library, Text},
-    render::{lines, paths, render},
+    render::{context, lines, paths, render},
 };
 
 const HOSTILE: &str = "Evil \"quoted\" 'single' \\back\\slash\nnew line # hash: colon - [a] {b} & *x !t | > % @ `tick` {{ jinja }} {% raw %} ${{ github.token }} $(id) é中文🚀 \u{2028}\u{85} end";
 
-/// All answer sets over the choice and bool questions (strings get the hostile text).
+/// All answer sets over the choice and bool questions (strings get the
+/// hostile text; an int its default, and 0 too when 0 is allowed: it turns
+/// something off, as `rate_limit = 0` does).
 fn combinations(bp: &Blueprint) -> Vec<Answers> {
     let mut sets = vec![Answers::default()];
     for q in &bp.questions {
@@ -28,6 +30,9 @@ fn combinations(bp: &Blueprint) -> Vec<Answers> {
             Kind::Bool => vec![Value::Bool(true), Value::Bool(false)],
             Kind::String if q.key == "project_name" => vec![Value::Str("acme-vision".into())],
             Kind::String => vec![Value::Str(HOSTILE.into())],
+            Kind::Int if q.min == Some(0) && q.default != Some(Value::Int(0)) => {
+                vec![q.default.clone().expect("a default"), Value::Int(0)]
+            }
             _ => vec![q.default.clone().expect("a default")],
         };
         let mut next = Vec::new();
@@ -47,6 +52,16 @@ fn combinations(bp: &Blueprint) -> Vec<Answers> {
         sets = next;
     }
     sets
+}
+
+/// Which of the blueprint's components these answers select (a `when` reads
+/// the answers and the derived names).
+fn selected(bp: &Blueprint, answers: &Answers) -> Vec<bool> {
+    let ctx = context(bp, answers).unwrap();
+    bp.components
+        .iter()
+        .map(|c| c.when.as_ref().is_none_or(|w| w.eval(&ctx).unwrap()))
+        .collect()
 }
 
 fn check_parses(path: &str, text: &str) {
@@ -138,8 +153,8 @@ fn every_embedded_template_renders_and_every_data_file_parses() {
                     &format!("node --check {} ({label})", f.display()),
                 );
             }
-            for c in &bp.components {
-                if c.when.as_ref().is_none_or(|w| condition(w, &answers).unwrap()) {
+            for (c, on) in bp.components.iter().zip(selected(&bp, &answers)) {
+                if on {
                     used.extend(c.files.keys().map(|k| format!("{}/{k}", c.label)));
                 }
             }
@@ -455,14 +470,7 @@ fn alternative_components_provide_the_same_names() {
                 }
             }
         }
-        let on: Vec<Vec<bool>> = combinations(&bp)
-            .iter()
-            .map(|answers| {
-                let on =
-                    |c: &braid::blueprint::Component| c.when.as_ref().is_none_or(|w| condition(w, answers).unwrap());
-                bp.components.iter().map(on).collect()
-            })
-            .collect();
+        let on: Vec<Vec<bool>> = combinations(&bp).iter().map(|answers| selected(&bp, answers)).collect();
         let mut families: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, c) in bp.components.iter().enumerate() {
             let Some(when) = &c.when else { continue };
@@ -737,4 +745,131 @@ fn the_default_metrics_port_is_neither_service_port_in_both_gateways() {
         }
     }
     assert!(checked >= 16, "{checked}");
+}
+
+/// Each gateway's lock files come from one lock-only component per
+/// dependency set (`[derive] gateway_deps`): every combination renders them,
+/// from the component that set names, so a new dimension that adds a set
+/// without its component (or its `[[component]]` entry) fails here by name.
+#[test]
+fn every_combination_renders_the_lock_of_its_dependency_set() {
+    let bp = Library::new(&[]).unwrap().load("ml-gateway").unwrap();
+    let mut sets = BTreeSet::new();
+    for answers in combinations(&bp) {
+        let ctx = context(&bp, &answers).unwrap();
+        let deps = ctx["gateway_deps"].to_string();
+        let (component, locks): (String, &[&str]) = match answers.get("gateway") {
+            Some(Value::Str(g)) if g == "go" => (
+                format!("gateway-go-lock-{deps}"),
+                &["services/gateway/go.mod", "services/gateway/go.sum"],
+            ),
+            Some(Value::Str(g)) if g == "node" => {
+                let Some(Value::Str(framework)) = answers.get("node_framework") else {
+                    panic!("node without node_framework: {:?}", answers.0)
+                };
+                (
+                    format!("gateway-node-{framework}-lock-{deps}"),
+                    &["services/gateway/package-lock.json"],
+                )
+            }
+            other => panic!("a gateway this test does not know: {other:?}"),
+        };
+        let lock_components: Vec<&str> = bp
+            .components
+            .iter()
+            .zip(selected(&bp, &answers))
+            .filter(|(c, on)| *on && c.label.contains("-lock-"))
+            .map(|(c, _)| c.label.rsplit('/').next().unwrap())
+            .collect();
+        assert_eq!(
+            lock_components,
+            [component.as_str()],
+            "{:?}: dependency set `{deps}`: add blueprints/components/{component} and its [[component]] \
+             (scripts/relock-*.py writes its lock)",
+            answers.0
+        );
+        let files = render(&bp, &answers).unwrap();
+        for lock in locks {
+            assert!(
+                files.contains_key(*lock),
+                "{:?}: {component} renders no {lock}: run scripts/relock-*.py",
+                answers.0
+            );
+        }
+        sets.insert(component);
+    }
+    // The check sees every set: Go and each framework, over HTTP with and
+    // without the limiter's Redis, and over Redis Streams.
+    assert_eq!(sets.len(), 9, "{sets:?}");
+}
+
+/// Both gateways run one rate-limit script, so that a Go and a Node.js
+/// replica (or two versions of one) spend a caller's budget alike: the
+/// gcra.lua each gateway loads is the same bytes, from the one source in
+/// gateway-ratelimit-script, beside the module that loads it (Go embeds it,
+/// Node.js reads it next to its module).
+#[test]
+fn both_gateways_load_the_same_rate_limit_script() {
+    let bp = Library::new(&[]).unwrap().load("ml-gateway").unwrap();
+    let source = bp
+        .components
+        .iter()
+        .find(|c| c.label.ends_with("gateway-ratelimit-script"))
+        .expect("a gateway-ratelimit-script component");
+    assert_eq!(source.files.len(), 1, "one script: {:?}", source.files.keys());
+    let script = &source.files.values().next().unwrap().bytes;
+    let loaders = [
+        (
+            "go",
+            "services/gateway/internal/ratelimit/gcra.lua",
+            "services/gateway/internal/ratelimit/ratelimit.go",
+            "//go:embed gcra.lua",
+        ),
+        (
+            "node",
+            "services/gateway/src/ratelimit/gcra.lua",
+            "services/gateway/src/ratelimit/redis-limiter.ts",
+            "new URL('gcra.lua', import.meta.url)",
+        ),
+    ];
+    let mut seen = 0;
+    for answers in combinations(&bp) {
+        let Some(Value::Int(limit)) = answers.get("rate_limit") else {
+            panic!("no rate_limit in {:?}", answers.0)
+        };
+        let Some(Value::Str(gateway)) = answers.get("gateway") else {
+            panic!("no gateway in {:?}", answers.0)
+        };
+        let files = render(&bp, &answers).unwrap();
+        let (_, lua, loader, load) = loaders
+            .iter()
+            .find(|(g, ..)| g == gateway)
+            .expect("a gateway this test knows");
+        if *limit == 0 {
+            assert!(
+                !files.keys().any(|p| p.ends_with(".lua")),
+                "{:?}: a script without a limit",
+                answers.0
+            );
+            continue;
+        }
+        let got = &files
+            .get(*lua)
+            .unwrap_or_else(|| panic!("{:?}: no {lua}", answers.0))
+            .bytes;
+        assert_eq!(
+            got.as_slice(),
+            &script[..],
+            "{:?}: {lua} is not gateway-ratelimit-script's",
+            answers.0
+        );
+        let code = String::from_utf8_lossy(&files[*loader].bytes);
+        assert!(
+            code.contains(load),
+            "{:?}: {loader} does not load it ({load})",
+            answers.0
+        );
+        seen += 1;
+    }
+    assert!(seen >= 4, "{seen} renders with a limiter");
 }

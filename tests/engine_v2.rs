@@ -32,7 +32,7 @@ fn a_user_blueprint_is_generated_with_its_own_flags_only() {
             "--shots",
             "3",
         ])
-        .stderr("     Created order from cafe 0.3.0 (4 files)\n\nNext steps:\n  cd order\n  brew --size large\n")
+        .stderr("     Created order from cafe 0.3.0 (5 files)\n\nNext steps:\n  cd order\n  brew --size large\n")
         .expect_file(
             "order/order.txt",
             "flat white: large, 3 shot(s)\n- decaf beans for flat white\n- a note\n",
@@ -40,6 +40,7 @@ fn a_user_blueprint_is_generated_with_its_own_flags_only() {
         .expect_file("order/large-only.txt", "for the large ones\n")
         .expect_file("order/decaf/notes.txt", "no caffeine\n")
         .expect_file("order/decaf/strong.txt", "strong\n")
+        .expect_file("order/label.txt", "strong flat white\n")
         .expect_file(
             "order/braid.toml",
             "# The answers this repo was generated from. Edit them, then run `braid regen`\n\
@@ -59,6 +60,7 @@ fn file_rules_and_component_conditions_leave_out_what_the_answers_do_not_select(
         .expect_file("order/order.txt", "latte: small, 1 shot(s)\n")
         .expect_no_file("order/large-only.txt")
         .expect_no_file("order/decaf")
+        .expect_no_file("order/label.txt")
         .run();
     // decaf on, but one shot: the component is in, its strong.txt rule is not.
     Test::new()
@@ -68,6 +70,42 @@ fn file_rules_and_component_conditions_leave_out_what_the_answers_do_not_select(
         .expect_file("order/decaf/notes.txt", "no caffeine\n")
         .expect_no_file("order/decaf/strong.txt")
         .run();
+}
+
+/// A `when` reads derived names as well as answers: the lock component of a
+/// dependency set (`gateway_deps == 'http-redis'`) is picked by one.
+#[test]
+fn component_and_file_conditions_read_derived_names() {
+    Test::new()
+        .args(["--blueprints", &engine_fixtures(), "new", "order", "-b", "cafe"])
+        .args(["--name", "latte", "--decaf", "yes", "--shots", "4", "--yes"])
+        .stderr_any()
+        .expect_file("order/label.txt", "strong latte\n")
+        .expect_file("order/decaf/strong.txt", "strong\n")
+        .run();
+}
+
+/// Bug: a `when` that read a name nobody defines was undefined, hence
+/// false, and its component silently left out.
+#[test]
+fn a_condition_reading_an_unknown_name_is_refused_when_the_blueprint_loads() {
+    let manifest = "format = 2\nname = \"bad\"\nsummary = \"s\"\nversion = \"1.0.0\"\n\
+                    [derive]\nstrength = \"mild\"\n\
+                    [[question]]\nkey = \"project_name\"\ntype = \"string\"\n\
+                    [[component]]\nsource = \"files\"\nwhen = \"strenght == 'mild'\"\n";
+    let (_tmp, out) = Test::new()
+        .write("bps/bad/blueprint.toml", manifest)
+        .write("bps/bad/files/a.txt", "a\n")
+        .args(["--blueprints", "bps", "new", "out", "-b", "bad", "--name", "x", "--yes"])
+        .capture();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "component bps/bad/files: `when` `strenght == 'mild'` reads `strenght`, which is neither a question nor a [derive] name (did you mean `strength`?)"
+        ),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -16,6 +16,8 @@ import { Predictor } from './predict.ts'
 import { routes } from './routes.ts'
 import { createUpstream } from './upstream/index.ts'
 import { createAuthenticator } from './auth/index.ts'
+import { createRateLimiter } from './ratelimit/index.ts'
+import type { RateLimiter } from './ratelimit/limiter.ts'
 import type { Upstream } from './upstream/upstream.ts'
 
 class ExpressGateway implements GatewayApp {
@@ -24,15 +26,19 @@ class ExpressGateway implements GatewayApp {
   readonly metrics = new GatewayMetrics()
   readonly log: Logger
   readonly #upstream: Upstream
+  readonly #rateLimiter: RateLimiter | undefined
   #closing: Promise<void> | undefined
 
   constructor(config: Config, options: AppOptions) {
     this.log = options.logger ?? createLogger(config.logLevel)
     const deps = { log: this.log.child({ component: 'upstream' }), onDroppedReply: () => this.metrics.droppedReply() }
     this.#upstream = options.createUpstream?.(deps) ?? createUpstream(config, deps)
+    const limiterDeps = { log: this.log.child({ component: 'ratelimit' }), registry: this.metrics.registry }
+    this.#rateLimiter = options.createRateLimiter ? options.createRateLimiter(limiterDeps) : createRateLimiter(config, limiterDeps)
     const predictor = new Predictor({
       upstream: this.#upstream,
       authenticator: options.authenticator ?? createAuthenticator(config, this.log.child({ component: 'auth' })),
+      rateLimiter: this.#rateLimiter,
       metrics: this.metrics,
       drain: this.drain,
       maxInflight: config.maxInflight,
@@ -98,6 +104,7 @@ class ExpressGateway implements GatewayApp {
       clearInterval(sweep)
     }
     await this.#upstream.close()
+    await this.#rateLimiter?.close()
   }
 }
 

@@ -1,6 +1,6 @@
 // The routes: POST /v1/predict (src/predict.ts has the steps), /healthz and
 // /readyz; each path answers its other methods with 405 and Allow.
-import express, { type Request, type Response, Router } from 'express'
+import express, { type NextFunction, type Request, type Response, Router } from 'express'
 import { Ajv } from 'ajv'
 import type { DrainState } from './drain.ts'
 import { methodNotAllowed, route, send } from './middleware.ts'
@@ -30,10 +30,11 @@ export function routes({ drain, upstream, predictor, maxRows, maxBodyBytes, trac
   router.route('/v1/predict')
     .post(
       route('/v1/predict'),
-      // Before the body is read: draining, the caller, the media type, then a slot.
-      async (req, res, next) => {
+      // Before the body is read: draining, the caller, its budget, the media
+      // type, then a slot.
+      async (req: Request, res: Response, next: NextFunction) => {
         // The caller's name, for the access log.
-        res.locals.caller = await predictor.admit(req.headers, res, req.log)
+        res.locals.caller = await predictor.admit(req.headers, req.socket.remoteAddress, res, req.log)
         next()
       },
       express.json({

@@ -14,6 +14,7 @@ import healthRoutes from './routes/health.ts'
 import predictRoutes from './routes/predict.ts'
 import { createUpstream } from './upstream/index.ts'
 import { createAuthenticator } from './auth/index.ts'
+import { createRateLimiter } from './ratelimit/index.ts'
 
 export function buildApp(config: Config, options: AppOptions = {}): GatewayApp {
   const logger: FastifyBaseLogger = options.logger ?? createLogger(config.logLevel)
@@ -49,6 +50,7 @@ export function buildApp(config: Config, options: AppOptions = {}): GatewayApp {
   void app.register(healthRoutes)
   void app.register(predictRoutes, {
     authenticator: options.authenticator ?? createAuthenticator(config, logger.child({ component: 'auth' })),
+    createRateLimiter: options.createRateLimiter ?? ((deps) => createRateLimiter(config, deps)),
     maxRows: config.maxRows,
     maxInflight: config.maxInflight,
     upstreamTimeoutMs: config.upstreamTimeoutMs,

@@ -9,6 +9,7 @@ import type { DrainState } from './drain.ts'
 import type { GatewayMetrics } from './metrics.ts'
 import type { Upstream, UpstreamDeps } from './upstream/upstream.ts'
 import type { Authenticator } from './auth/authenticator.ts'
+import type { RateLimiter, RateLimiterDeps } from './ratelimit/limiter.ts'
 
 export interface AppOptions {
   // Default: JSON lines on stdout at config.logLevel.
@@ -17,6 +18,9 @@ export interface AppOptions {
   createUpstream?: (deps: UpstreamDeps) => Upstream
   // Default: the authentication of src/auth/index.ts, built from the config.
   authenticator?: Authenticator
+  // Default: the rate limiter of src/ratelimit/index.ts, built from the
+  // config (undefined: callers are not limited).
+  createRateLimiter?: (deps: RateLimiterDeps) => RateLimiter | undefined
 }
 
 export interface GatewayApp {
@@ -27,7 +31,7 @@ export interface GatewayApp {
   // Starts the upstream, then listens.
   listen(address: { host: string; port: number }): Promise<unknown>
   // The drain: stops listening, answers new work with 503, lets in-flight
-  // requests finish, then closes the upstream.
+  // requests finish, then closes the upstream and the rate limiter.
   close(): PromiseLike<unknown>
 }
 

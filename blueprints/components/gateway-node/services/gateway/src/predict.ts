@@ -1,11 +1,12 @@
 // POST /v1/predict, apart from the framework: what is checked before the
 // body is read, the body's shape, and the call upstream with its outcome.
 // Each framework's route calls a Predictor in this order: admit() (503
-// draining, 401, 415, 503 over GATEWAY_MAX_INFLIGHT), then its own body limit
-// (413) and JSON parse (400), the predictBody schema (422), forward().
+// draining, 401, 429, 415, 503 over GATEWAY_MAX_INFLIGHT), then its own body
+// limit (413) and JSON parse (400), the predictBody schema (422), forward().
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import type { Log } from './log.ts'
 import type { Authenticator } from './auth/authenticator.ts'
+import type { RateLimiter } from './ratelimit/limiter.ts'
 import type { DrainState } from './drain.ts'
 import type { GatewayMetrics } from './metrics.ts'
 import { HttpProblem, unavailable } from './problem.ts'
@@ -70,6 +71,8 @@ function outcomeOf(status: number): Outcome {
 export interface PredictorOptions {
   upstream: Upstream
   authenticator: Authenticator
+  // undefined: callers are not limited
+  rateLimiter: RateLimiter | undefined
   metrics: GatewayMetrics
   drain: DrainState
   maxInflight: number
@@ -86,14 +89,21 @@ export class Predictor {
     options.metrics.trackInflight(() => this.#inflight)
   }
 
-  // Before the body is read: draining, the caller (401), the media type,
-  // then a slot, held until the response closes. Past GATEWAY_MAX_INFLIGHT
-  // the answer is a fast 503, not a queue of 504s. Returns the caller's
-  // name, for the request's log ('' when callers have none).
-  async admit(headers: IncomingHttpHeaders, res: ServerResponse, log: Log): Promise<string> {
-    const { drain, authenticator, maxInflight } = this.#options
+  // Before the body is read: draining, the caller (401), its budget (429:
+  // the limiter's headers go on every answer from then on), the media
+  // type, then a slot, held until the response closes. Past
+  // GATEWAY_MAX_INFLIGHT the answer is a fast 503, not a queue of 504s.
+  // Returns the caller's name, for the request's log ('' when callers have
+  // none); log is the request's logger.
+  async admit(headers: IncomingHttpHeaders, remoteAddress: string | undefined, res: ServerResponse, log: Log): Promise<string> {
+    const { drain, authenticator, rateLimiter, maxInflight } = this.#options
     drain.assertNotDraining()
     const caller = await authenticator.authenticate(headers, log)
+    if (rateLimiter) {
+      for (const [name, value] of Object.entries(await rateLimiter.limit({ caller, remoteAddress, headers }))) {
+        res.setHeader(name, value)
+      }
+    }
     if (!isJsonContentType(headers['content-type'])) throw new HttpProblem(415, NOT_JSON_TYPE)
     if (this.#inflight >= maxInflight) {
       throw unavailable(`the gateway is answering its maximum of ${maxInflight} requests; retry later`)

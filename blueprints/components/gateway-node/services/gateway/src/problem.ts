@@ -11,6 +11,7 @@ export const TITLES: Readonly<Record<number, string>> = Object.freeze({
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
+  429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
@@ -21,8 +22,13 @@ export const TITLES: Readonly<Record<number, string>> = Object.freeze({
 export const JSON_TYPE = 'application/json'
 export const PROBLEM_TYPE = 'application/problem+json'
 
+// The type of a 429 problem: the IETF RateLimit header fields draft's
+// problem type for a client over its quota. Every other problem is
+// about:blank (the status says it all).
+export const QUOTA_EXCEEDED = 'https://iana.org/assignments/http-problem-types#quota-exceeded'
+
 export interface Problem {
-  type: 'about:blank'
+  type: 'about:blank' | typeof QUOTA_EXCEEDED
   title: string
   status: number
   detail: string
@@ -57,7 +63,8 @@ export function unavailable(detail: string): HttpProblem {
 }
 
 export function problem(status: number, detail: string, instance: string, requestId: string): Problem {
-  return { type: 'about:blank', title: TITLES[status] ?? 'Internal Server Error', status, detail, instance, request_id: requestId }
+  const type = status === 429 ? QUOTA_EXCEEDED : 'about:blank'
+  return { type, title: TITLES[status] ?? 'Internal Server Error', status, detail, instance, request_id: requestId }
 }
 
 // The bytes of a JSON body, compact as JSON.stringify writes it. Sent as a

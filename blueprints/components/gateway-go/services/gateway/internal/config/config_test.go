@@ -39,7 +39,8 @@ func TestLoadDefaults(t *testing.T) {
 		ShutdownTimeout: 10 * time.Second,
 		LogLevel:        slog.LevelInfo,
 	}
-	cfg.Upstream, cfg.Auth = Upstream{}, Auth{} // checked with each transport and auth
+	// Checked with each transport, auth and rate limit.
+	cfg.Upstream, cfg.Auth, cfg.RateLimit = Upstream{}, Auth{}, RateLimit{}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", cfg, want)
 	}
@@ -77,7 +78,7 @@ func TestLoadValues(t *testing.T) {
 		TraceSampled:    true,
 		LogLevel:        slog.LevelWarn,
 	}
-	cfg.Upstream, cfg.Auth = Upstream{}, Auth{}
+	cfg.Upstream, cfg.Auth, cfg.RateLimit = Upstream{}, Auth{}, RateLimit{}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", cfg, want)
 	}

@@ -33,11 +33,16 @@ var titles = map[int]string{
 	http.StatusRequestEntityTooLarge: "Content Too Large",
 	http.StatusUnsupportedMediaType:  "Unsupported Media Type",
 	http.StatusUnprocessableEntity:   "Unprocessable Content",
+	http.StatusTooManyRequests:       "Too Many Requests",
 	http.StatusInternalServerError:   "Internal Server Error",
 	http.StatusBadGateway:            "Bad Gateway",
 	http.StatusServiceUnavailable:    "Service Unavailable",
 	http.StatusGatewayTimeout:        "Gateway Timeout",
 }
+
+// QuotaExceeded is the type of a 429 problem: the IETF RateLimit header
+// fields draft's problem type for a client over its quota.
+const QuotaExceeded = "https://iana.org/assignments/http-problem-types#quota-exceeded"
 
 // Title returns the title of a problem with the given status.
 func Title(status int) string {
@@ -47,10 +52,15 @@ func Title(status int) string {
 	return http.StatusText(status)
 }
 
-// New returns the problem for status, about the request at instance.
+// New returns the problem for status, about the request at instance. Its
+// type is about:blank (the status says it all), but for a 429: QuotaExceeded.
 func New(status int, detail, instance, requestID string) Details {
+	typ := "about:blank"
+	if status == http.StatusTooManyRequests {
+		typ = QuotaExceeded
+	}
 	return Details{
-		Type:      "about:blank",
+		Type:      typ,
 		Title:     Title(status),
 		Status:    status,
 		Detail:    detail,

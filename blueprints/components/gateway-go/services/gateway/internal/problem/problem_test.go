@@ -11,17 +11,20 @@ func TestWrite(t *testing.T) {
 		status     int
 		title      string
 		retryAfter string
+		typ        string
 	}{
-		{http.StatusBadRequest, "Bad Request", ""},
-		{http.StatusNotFound, "Not Found", ""},
-		{http.StatusMethodNotAllowed, "Method Not Allowed", ""},
-		{http.StatusRequestEntityTooLarge, "Content Too Large", ""},
-		{http.StatusUnsupportedMediaType, "Unsupported Media Type", ""},
-		{http.StatusUnprocessableEntity, "Unprocessable Content", ""},
-		{http.StatusInternalServerError, "Internal Server Error", ""},
-		{http.StatusBadGateway, "Bad Gateway", ""},
-		{http.StatusServiceUnavailable, "Service Unavailable", "1"},
-		{http.StatusGatewayTimeout, "Gateway Timeout", ""},
+		{http.StatusBadRequest, "Bad Request", "", "about:blank"},
+		{http.StatusNotFound, "Not Found", "", "about:blank"},
+		{http.StatusMethodNotAllowed, "Method Not Allowed", "", "about:blank"},
+		{http.StatusRequestEntityTooLarge, "Content Too Large", "", "about:blank"},
+		{http.StatusUnsupportedMediaType, "Unsupported Media Type", "", "about:blank"},
+		{http.StatusUnprocessableEntity, "Unprocessable Content", "", "about:blank"},
+		// The caller sets Retry-After: it knows when the quota comes back.
+		{http.StatusTooManyRequests, "Too Many Requests", "", QuotaExceeded},
+		{http.StatusInternalServerError, "Internal Server Error", "", "about:blank"},
+		{http.StatusBadGateway, "Bad Gateway", "", "about:blank"},
+		{http.StatusServiceUnavailable, "Service Unavailable", "1", "about:blank"},
+		{http.StatusGatewayTimeout, "Gateway Timeout", "", "about:blank"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.title, func(t *testing.T) {
@@ -37,7 +40,7 @@ func TestWrite(t *testing.T) {
 			if got := rec.Header().Get("Retry-After"); got != tt.retryAfter {
 				t.Errorf("Retry-After = %q, want %q", got, tt.retryAfter)
 			}
-			want := `{"type":"about:blank","title":"` + tt.title + `","status":` + itoa(tt.status) +
+			want := `{"type":"` + tt.typ + `","title":"` + tt.title + `","status":` + itoa(tt.status) +
 				`,"detail":"it <broke> & more","instance":"/v1/predict","request_id":"abc"}`
 			if got := rec.Body.String(); got != want {
 				t.Errorf("body =\n%s\nwant\n%s", got, want)

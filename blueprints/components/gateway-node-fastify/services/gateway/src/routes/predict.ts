@@ -3,18 +3,23 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Authenticator } from '../auth/authenticator.ts'
 import { Predictor, predictBody } from '../predict.ts'
+import type { RateLimiter, RateLimiterDeps } from '../ratelimit/limiter.ts'
 
 interface PredictOptions {
   authenticator: Authenticator
+  createRateLimiter: (deps: RateLimiterDeps) => RateLimiter | undefined
   maxRows: number
   maxInflight: number
   upstreamTimeoutMs: number
 }
 
-const predictRoutes: FastifyPluginAsync<PredictOptions> = async (fastify, { authenticator, maxRows, maxInflight, upstreamTimeoutMs }) => {
+const predictRoutes: FastifyPluginAsync<PredictOptions> = async (fastify, { authenticator, createRateLimiter, maxRows, maxInflight, upstreamTimeoutMs }) => {
+  const rateLimiter = createRateLimiter({ log: fastify.log.child({ component: 'ratelimit' }), registry: fastify.metrics.registry })
+  if (rateLimiter) fastify.addHook('onClose', async () => rateLimiter.close())
   const predictor = new Predictor({
     upstream: fastify.upstream,
     authenticator,
+    rateLimiter,
     metrics: fastify.metrics,
     drain: fastify.drain,
     maxInflight,
@@ -23,9 +28,10 @@ const predictRoutes: FastifyPluginAsync<PredictOptions> = async (fastify, { auth
 
   fastify.post('/v1/predict', {
     schema: { body: predictBody(maxRows) },
-    // Before the body is read: draining, the caller, the media type, then a slot.
+    // Before the body is read: draining, the caller, its budget, the media
+    // type, then a slot.
     onRequest: async (request, reply) => {
-      const caller = await predictor.admit(request.headers, reply.raw, request.log)
+      const caller = await predictor.admit(request.headers, request.socket.remoteAddress, reply.raw, request.log)
       // The caller's name on this request's log lines, its access log included.
       if (caller) request.log = reply.log = request.log.child({ caller })
     },
