@@ -325,13 +325,15 @@ describe('bearer tokens', () => {
   })
 
   // Without a key set (the provider does not answer), requests get a 503 and
-  // the provider one fetch per cooldown; once it answers, tokens pass.
+  // the provider one fetch per cooldown; once it answers, tokens pass. Not
+  // ready meanwhile.
   test('no key set: 503, one fetch per cooldown', async (t) => {
     const provider = await startProvider(t)
     const rs = await signingKey('RS256', 'rs')
     provider.publish(rs)
     provider.status = 500
-    const { authenticate, time, lines } = await tester(provider)
+    const { auth, authenticate, time, lines } = await tester(provider)
+    await assert.rejects(auth.ready?.() ?? Promise.resolve(), (err: unknown) => err instanceof HttpProblem && err.status === 503)
     const token = `Bearer ${await sign(rs)}`
     for (let i = 0; i < 3; i++) {
       const err = await refusal(authenticate(token))
@@ -344,6 +346,7 @@ describe('bearer tokens', () => {
 
     provider.status = 200
     time.advance(COOLDOWN_MS)
+    await auth.ready?.()
     assert.equal(await authenticate(token), 'alice')
     assert.equal(provider.fetches, 2)
   })
@@ -463,9 +466,19 @@ describe('bearer tokens on /v1/predict', () => {
   })
 
   test('the probes need no token', async (t) => {
-    const { base } = await start(t, 500)
+    const { base } = await start(t)
     assert.equal((await call(base, 'GET', '/healthz')).status, 200)
     assert.equal((await call(base, 'GET', '/readyz')).status, 200)
+  })
+
+  // Predictions would get 503: not ready either, alive all the same.
+  test('no key set: /readyz 503, the Go gateway\'s bytes', async (t) => {
+    const { base } = await start(t, 503)
+    const res = await call(base, 'GET', '/readyz', { headers: { 'x-request-id': 'r1' } })
+    assert.equal(res.status, 503)
+    assert.equal(res.headers.get('retry-after'), '1')
+    assert.equal(res.body, NO_KEYS.replace('/v1/predict', '/readyz'))
+    assert.equal((await call(base, 'GET', '/healthz')).status, 200)
   })
 
   test('the access log names the subject, never the token', async (t) => {

@@ -35,9 +35,10 @@ class ExpressGateway implements GatewayApp {
     this.#upstream = options.createUpstream?.(deps) ?? createUpstream(config, deps)
     const limiterDeps = { log: this.log.child({ component: 'ratelimit' }), registry: this.metrics.registry }
     this.#rateLimiter = options.createRateLimiter ? options.createRateLimiter(limiterDeps) : createRateLimiter(config, limiterDeps)
+    const authenticator = options.authenticator ?? createAuthenticator(config, this.log.child({ component: 'auth' }))
     const predictor = new Predictor({
       upstream: this.#upstream,
-      authenticator: options.authenticator ?? createAuthenticator(config, this.log.child({ component: 'auth' })),
+      authenticator,
       rateLimiter: this.#rateLimiter,
       metrics: this.metrics,
       drain: this.drain,
@@ -52,6 +53,7 @@ class ExpressGateway implements GatewayApp {
     app.use(requestContext(this.log, this.metrics))
     app.use(routes({
       drain: this.drain,
+      authenticator,
       upstream: this.#upstream,
       predictor,
       maxRows: config.maxRows,

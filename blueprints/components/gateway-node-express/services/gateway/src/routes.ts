@@ -2,6 +2,7 @@
 // /readyz; each path answers its other methods with 405 and Allow.
 import express, { type NextFunction, type Request, type Response, Router } from 'express'
 import { Ajv } from 'ajv'
+import type { Authenticator } from './auth/authenticator.ts'
 import type { DrainState } from './drain.ts'
 import { methodNotAllowed, route, send } from './middleware.ts'
 import { EMPTY_BODY, Predictor, checkReady, predictBody, validationDetail } from './predict.ts'
@@ -11,6 +12,8 @@ import type { Upstream } from './upstream/upstream.ts'
 
 export interface RoutesOptions {
   drain: DrainState
+  // Readiness asks it whether it can check credentials.
+  authenticator: Authenticator
   upstream: Upstream
   predictor: Predictor
   maxRows: number
@@ -21,7 +24,7 @@ export interface RoutesOptions {
 const HEALTHY = jsonBytes({ status: 'ok' })
 const READY = jsonBytes({ status: 'ready' })
 
-export function routes({ drain, upstream, predictor, maxRows, maxBodyBytes, traceSampled }: RoutesOptions): Router {
+export function routes({ drain, authenticator, upstream, predictor, maxRows, maxBodyBytes, traceSampled }: RoutesOptions): Router {
   // Paths as sent: /v1/predict/ and /V1/predict are other paths (404).
   const router = Router({ strict: true, caseSensitive: true })
   // Validate, never fix up: no type coercion, no removal of extra keys.
@@ -73,7 +76,7 @@ export function routes({ drain, upstream, predictor, maxRows, maxBodyBytes, trac
 
   router.route('/readyz')
     .get(route('/readyz'), async (req, res) => {
-      await checkReady(drain, upstream, req.log)
+      await checkReady(drain, authenticator, upstream, req.log)
       send(res, drain, 200, JSON_TYPE, READY)
     })
     .all(methodNotAllowed(drain, 'GET, HEAD'))

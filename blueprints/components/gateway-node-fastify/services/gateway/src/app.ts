@@ -47,9 +47,10 @@ export function buildApp(config: Config, options: AppOptions = {}): GatewayApp {
   void app.register(problems)
   void app.register(drain)
   void app.register(upstream, { create: options.createUpstream ?? ((deps) => createUpstream(config, deps)) })
-  void app.register(healthRoutes)
+  const authenticator = options.authenticator ?? createAuthenticator(config, logger.child({ component: 'auth' }))
+  void app.register(healthRoutes, { authenticator })
   void app.register(predictRoutes, {
-    authenticator: options.authenticator ?? createAuthenticator(config, logger.child({ component: 'auth' })),
+    authenticator,
     createRateLimiter: options.createRateLimiter ?? ((deps) => createRateLimiter(config, deps)),
     maxRows: config.maxRows,
     maxInflight: config.maxInflight,

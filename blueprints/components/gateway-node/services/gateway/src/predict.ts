@@ -149,9 +149,11 @@ export class Predictor {
   }
 }
 
-// GET /readyz: not ready from SIGTERM on, nor while the upstream is not.
-export async function checkReady(drain: DrainState, upstream: Upstream, log: Log): Promise<void> {
+// GET /readyz: not ready from SIGTERM on, nor while the authenticator
+// cannot check credentials, nor while the upstream is not ready.
+export async function checkReady(drain: DrainState, authenticator: Authenticator, upstream: Upstream, log: Log): Promise<void> {
   drain.assertReady()
+  await authenticator.ready?.()
   try {
     await upstream.ready()
   } catch (err) {

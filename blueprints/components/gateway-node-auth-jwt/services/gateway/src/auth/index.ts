@@ -134,7 +134,7 @@ export interface JwtOptions {
 // A missing Authorization header, or one of another scheme, is
 // MISSING_TOKEN; a token that does not pass is INVALID_TOKEN, and why is
 // logged (without the token). While the gateway has no key set to check
-// tokens with, the answer is a 503.
+// tokens with, the answer is a 503, and ready() (/readyz) says so too.
 export function createAuthenticator(config: AuthConfig, log: Log, options: JwtOptions = {}): Authenticator {
   const keys = new KeySet(config.jwksUrl, { log, ...options.keySet })
   keys.start()
@@ -165,7 +165,16 @@ export function createAuthenticator(config: AuthConfig, log: Log, options: JwtOp
     return payload.sub
   }
 
+  const noKeys = (cause: NoKeysError) => new HttpProblem(503, NO_KEYS, { headers: { 'Retry-After': '1' }, cause })
   return {
+    async ready(): Promise<void> {
+      try {
+        await keys.ready()
+      } catch (err) {
+        throw err instanceof NoKeysError ? noKeys(err) : err
+      }
+    },
+
     async authenticate(headers: IncomingHttpHeaders, requestLog: Log): Promise<string> {
       const header = headers.authorization ?? ''
       const space = header.indexOf(' ')
@@ -173,9 +182,7 @@ export function createAuthenticator(config: AuthConfig, log: Log, options: JwtOp
       try {
         return await verify(header.slice(space + 1))
       } catch (err) {
-        if (err instanceof NoKeysError) {
-          throw new HttpProblem(503, NO_KEYS, { headers: { 'Retry-After': '1' }, cause: err })
-        }
+        if (err instanceof NoKeysError) throw noKeys(err)
         requestLog.info({ reason: reasonOf(err) }, 'bearer token refused')
         throw refuse('Bearer error="invalid_token"', INVALID_TOKEN)
       }

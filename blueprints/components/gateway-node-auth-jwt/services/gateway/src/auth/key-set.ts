@@ -65,14 +65,18 @@ export class KeySet {
     void this.refresh()
   }
 
+  // Resolves once there is a key set; without one, fetches it (at most once
+  // per cooldown) and throws NoKeysError when it still has none.
+  async ready(): Promise<void> {
+    if (this.#hasKeys()) return
+    await this.refresh()
+    if (!this.#hasKeys()) throw new NoKeysError(this.#error)
+  }
+
   // The key of a token, for jose's jwtVerify.
   readonly getKey: JWTVerifyGetKey = async (header, token) => {
-    if (!this.#hasKeys()) {
-      await this.refresh()
-      if (!this.#hasKeys()) throw new NoKeysError(this.#error)
-    } else if (this.#now() - this.#fetched >= MAX_AGE_MS) {
-      void this.refresh()
-    }
+    if (!this.#hasKeys()) await this.ready()
+    else if (this.#now() - this.#fetched >= MAX_AGE_MS) void this.refresh()
     try {
       return await this.#remote(header, token)
     } catch (err) {

@@ -10,4 +10,9 @@ export interface Authenticator {
   // cannot check credentials now. Called on predict, before anything else
   // of the request is looked at; log is the request's logger.
   authenticate(headers: IncomingHttpHeaders, log: Log): string | Promise<string>
+  // For an authenticator that cannot check credentials until it has
+  // fetched something (the JWT one: its identity provider's keys): resolves
+  // once it can (it may fetch it), throws an HttpProblem 503 until then.
+  // /readyz calls it: predictions would get that 503 too.
+  ready?(): Promise<void>
 }
