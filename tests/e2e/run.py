@@ -52,7 +52,7 @@ ALIASES = {
 
 
 def parse_args(argv):
-    names = [combo_name(g, t) for g, t in COMBOS] + [RegenCombo.NAME]
+    names = [combo_name(*c) for c in COMBOS] + [RegenCombo.NAME]
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--combo",
@@ -228,8 +228,8 @@ def main(argv=None) -> int:
                 sentinel_dir=sentinel,
                 venv_cache=None if args.fresh_venvs else cache / "venvs",
             )
-            for gateway, transport in args.combos:
-                Combo(ctx, gateway, transport).run_all()
+            for combo in args.combos:
+                Combo(ctx, *combo).run_all()
             if args.regen:
                 RegenCombo(ctx).run_all()
             parity(rep, ctx)

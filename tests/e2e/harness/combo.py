@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import contract, go_gateway, idle, pyinfra_checks, rootdocs_checks, streams
+from . import contract, go_gateway, idle, jwks, jwt_checks, pyinfra_checks, rootdocs_checks, streams
 from .httpc import HttpError, authorize, post_json, request, status_is
 from .procs import Proc, Procs, closed_port, free_port, must, run, wait_until
 from .redisc import Redis, start_redis
@@ -79,10 +79,20 @@ class Context:
 # default), "node-express" Express.
 COMBOS = [("go", "http"), ("node", "http"), ("go", "redis-streams"), ("node", "redis-streams")]
 COMBOS += [("node-express", "http"), ("node-express", "redis-streams")]
+# auth = jwt (a third element: the auth answer), against harness/jwks.py's
+# key set; they skip what the api-key combinations above cover (JWT_PHASES).
+COMBOS += [("go", "http", "jwt")]
+COMBOS += [("node-express", "redis-streams", "jwt")]
+
+# The phases of a JWT combination: installed, linted and tested as any, then
+# the auth checks through the real gateway (harness/jwt_checks.py) instead
+# of the whole contract, the streams' failures and make dev, which the
+# api-key combinations of the same gateway and transport run.
+JWT_PHASES = ("static", "lint", "test", "start", "jwt", "shutdown")
 
 
-def combo_name(gateway: str, transport: str) -> str:
-    return f"{gateway}-{transport}"
+def combo_name(gateway: str, transport: str, auth: str = "api-key") -> str:
+    return f"{gateway}-{transport}" + ("" if auth == "api-key" else f"-{auth}")
 
 
 class Combo:
@@ -91,6 +101,7 @@ class Combo:
         ctx: Context,
         gateway: str,
         transport: str,
+        auth: str = "api-key",
         name: str | None = None,
         project: str | None = None,
     ) -> None:
@@ -98,9 +109,11 @@ class Combo:
         self.rep = ctx.rep
         self.gateway, _, self.framework = gateway.partition("-")
         self.transport = transport
-        self.name = name or combo_name(gateway, transport)
+        self.name = name or combo_name(gateway, transport, auth)
         self.streams = transport == "redis-streams"
-        self.project = project or f"e2e-{gateway}-{'streams' if self.streams else 'http'}"
+        self.project = project or f"e2e-{gateway}-{'streams' if self.streams else 'http'}" + (
+            "" if auth == "api-key" else f"-{auth}"
+        )
         self.root = ctx.work / self.name
         self.repo = self.root / "repo"
         self.ml = self.repo / "services" / "ml"
@@ -117,7 +130,14 @@ class Combo:
         self.worker: Proc | None = None
         self.gateways: dict[str, tuple[Proc, str]] = {}
         self.metrics_bases: dict[str, str] = {}  # role -> base URL of its /metrics listener
+        self.auth_answer = auth  # what `braid new` is told (--auth)
+        self.phases = JWT_PHASES if auth == "jwt" else None  # None: every phase
         self.auth = "api-key"  # braid.toml's answer, read after generation
+        # auth = jwt: the identity provider every gateway trusts, and the key
+        # that signs the harness's token (start()).
+        self.idp: jwks.Provider | None = None
+        self.idp_key: jwks.Key | None = None
+        self.token = ""
         # The key every gateway the harness starts accepts (auth = api-key):
         # GATEWAY_API_KEYS holds its hash; httpc sends it (httpc.authorize).
         self.api_key = secrets.token_urlsafe(32)
@@ -146,11 +166,26 @@ class Combo:
         """What a gateway needs to accept the harness's credential."""
         if self.auth == "api-key":
             return {"GATEWAY_API_KEYS": f"e2e:{hashlib.sha256(self.api_key.encode()).hexdigest()}"}
+        if self.auth == "jwt" and self.idp is not None:
+            return self.idp.env()
         return {}
 
     def authorization(self) -> str | None:
         """The Authorization header the harness's requests carry."""
-        return f"Bearer {self.api_key}" if self.auth == "api-key" else None
+        if self.auth == "api-key":
+            return f"Bearer {self.api_key}"
+        if self.auth == "jwt" and self.idp_key is not None:
+            return f"Bearer {self.token}"
+        return None
+
+    def credential_env(self) -> dict[str, str]:
+        """The shell variable the README tells the reader to export."""
+        if self.auth == "jwt":
+            return {"TOKEN": self.token}
+        return {"API_KEY": self.api_key}
+
+    def wants(self, phase: str) -> bool:
+        return self.phases is None or phase in self.phases
 
     # ------------------------------------------------------------ phases
     def run_all(self) -> None:
@@ -188,17 +223,24 @@ class Combo:
             if not started:
                 self.rep.skip(self.label("contract, streams"), "services did not start")
                 return
-            with self.rep.phase(self.name, "contract"):
-                self.contract()
-            if self.streams:
+            if self.wants("contract"):
+                with self.rep.phase(self.name, "contract"):
+                    self.contract()
+            if self.wants("jwt"):
+                with self.rep.phase(self.name, "jwt"):
+                    jwt_checks.run(self)
+            if self.streams and self.wants("streams"):
                 with self.rep.phase(self.name, "streams"):
                     self.stream_failures()
             with self.rep.phase(self.name, "shutdown"):
                 self.shutdown()
-            with self.rep.phase(self.name, "make-dev"):
-                pyinfra_checks.make_dev(self)
+            if self.wants("make-dev"):
+                with self.rep.phase(self.name, "make-dev"):
+                    pyinfra_checks.make_dev(self)
         finally:
             self.procs.stop_all()
+            if self.idp is not None:
+                self.idp.close()
 
     # generate -----------------------------------------------------------
     def generate(self) -> bool:
@@ -220,6 +262,7 @@ class Combo:
             "--transport",
             transport,
             *(["--node-framework", self.framework] if self.framework else []),
+            *(["--auth", self.auth_answer] if self.auth_answer != "api-key" else []),
             "--set",
             f"description={self.description}",
             "--yes",
@@ -246,6 +289,7 @@ class Combo:
                 ("project_name", self.project),
                 ("gateway", self.gateway),
                 ("transport", self.transport),
+                ("auth", self.auth_answer),
             ):
                 expect(a.get(k) == v, f"braid.toml {k} = {a.get(k)!r}, expected {v!r}")
 
@@ -609,6 +653,11 @@ class Combo:
 
     def start(self) -> bool:
         self.redis("FLUSHALL")
+        if self.auth == "jwt":
+            self.idp = jwks.Provider(self.root / "idp")
+            self.idp_key = self.idp.new_key("rsa", "e2e-1")
+            self.idp.publish(self.idp_key)
+            self.token = self.idp_key.sign(jwks.claims(ttl=7200))
 
         def train():
             must(
@@ -883,3 +932,4 @@ def parity(rep: Reporter, ctx: Context) -> None:
                 f"parity {transport} smoke prediction bytes: go == {other}",
                 lambda pa=pa, pb=pb: expect(pa == pb, f"go:   {pa[:300]!r}\nnode: {pb[:300]!r}"),
             )
+    jwt_checks.parity(rep, ctx)

@@ -235,6 +235,7 @@ def cases() -> list[Case]:
         ),
         # Authentication (401 before 415; health stays open).
         *_unauthorized("api-key"),
+        *_unauthorized("jwt"),
         # Health and metrics: open to callers without a credential.
         Case(
             "healthz",

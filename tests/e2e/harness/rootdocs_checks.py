@@ -245,8 +245,9 @@ def readme_curls(combo: Combo) -> str:
                     return int(env[var])
         raise CheckFailed(f"port {port} ({', '.join(names)}): no running service has it")
 
-    # What the README tells the reader to export (API_KEY: see Authentication).
-    env = {**combo.ctx.base_env(), "API_KEY": combo.api_key}
+    # What the README tells the reader to export (API_KEY or TOKEN: see
+    # Authentication).
+    env = {**combo.ctx.base_env(), **combo.credential_env()}
     commands = readme_commands((combo.repo / "README.md").read_text())
     expect(commands, "README.md has no curl command")
     errs = []
