@@ -32,7 +32,7 @@ import re
 import signal
 import time
 
-from . import contract
+from . import contract, go_gateway
 from .httpc import Resp, get
 from .procs import free_port, wait_until
 from .redisc import start_redis
@@ -290,6 +290,15 @@ def fail_modes(combo, stack: Stack, records: dict) -> str:
     return f"open: {[r.status for r in opened]}, closed: {[r.status for r in closed]}; recovered"
 
 
+def bad_setting(combo) -> str:
+    """A bad GATEWAY_RATE_LIMIT_FAIL stops the gateway, naming it."""
+    env = go_gateway._env(combo, free_port(), {"GATEWAY_RATE_LIMIT_FAIL": "sometimes"})
+    res = combo.run(go_gateway._cmd(combo), combo.gw, env, timeout=30)
+    expect(res.rc not in (0, None), f"GATEWAY_RATE_LIMIT_FAIL=sometimes: started (rc {res.rc})")
+    expect("GATEWAY_RATE_LIMIT_FAIL" in res.output, f"not named:\n{res.output[-800:]}")
+    return f"exit {res.rc}"
+
+
 def run_all(combo) -> None:
     if not combo.rate_limit:
         return
@@ -314,6 +323,7 @@ def run_all(combo) -> None:
         combo.check(
             "rate limit: two gateways on one Redis share one budget", shared, combo, s, records
         )
+    combo.check("rate limit: a bad GATEWAY_RATE_LIMIT_FAIL stops the gateway", bad_setting, combo)
     combo.check(
         "rate limit: the limiter's Redis stopped: fail open lets through, fail closed answers 503",
         fail_modes,
