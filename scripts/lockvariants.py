@@ -13,9 +13,11 @@ the `gateway_deps` template reads (every choice, both bools, an int's
 minimum and default: `rate_limit` 0 and 600), renders `{{ gateway_deps }}`
 for each combination through a probe blueprint (blueprint.toml without its
 components and file rules, plus one file that prints the value), and
-returns, per lock component, the answers that select it. It fails, naming
-what to add, when a set has no component or blueprint.toml lists a lock
-component no answers pick.
+returns, per lock component, every combination that selects it: the
+scripts lock each, and fail when two of one set need different locks (the
+set's name must then tell them apart). It fails, naming what to add, when
+a set has no component or blueprint.toml lists a lock component no answers
+pick.
 """
 
 from __future__ import annotations
@@ -114,8 +116,8 @@ def dimensions(manifest: dict, extra: list[str]) -> dict[str, list[object]]:
 
 def variants(
     fixed: Answers, extra: list[str], component: Callable[[Answers, str], str], family: str, work: Path
-) -> dict[str, Answers]:
-    """Lock component name -> the answers (with `fixed`) that select it.
+) -> dict[str, list[Answers]]:
+    """Lock component name -> the combinations (with `fixed`) that select it.
     `component` names the lock component of some answers and their
     dependency set; `family` is a regex every such name matches."""
     manifest = tomllib.loads(MANIFEST.read_text())
@@ -123,21 +125,33 @@ def variants(
         sys.exit(f"{MANIFEST} has no [derive] {DERIVED}")
     probe = probe_blueprint(work)
     dims = dimensions(manifest, extra)
-    found: dict[str, Answers] = {}
+    found: dict[str, list[Answers]] = {}
     for i, values in enumerate(itertools.product(*dims.values())):
         answers = {"project_name": "relock-probe", **fixed, **dict(zip(dims, values))}
         out = render(work / f"probe-{i}", answers, probe)
         deps = (out / "gateway_deps.txt").read_text()
-        found.setdefault(component(answers, deps), answers)
+        found.setdefault(component(answers, deps), []).append(answers)
     listed = {c["use"] for c in manifest["component"] if "use" in c}
     missing = sorted(name for name in found if name not in listed or not (BLUEPRINTS / "components" / name).is_dir())
     if missing:
         lines = [f"lockvariants: no lock component for {len(missing)} dependency set(s):"]
         for name in missing:
-            lines.append(f"  {name} (answers {found[name]}): blueprints/components/{name}/ and its [[component]]")
+            lines.append(f"  {name} (answers {found[name][0]}): blueprints/components/{name}/ and its [[component]]")
         lines.append("create the folder and its [[component]] entry (see docs/blueprints.md), then rerun")
         sys.exit("\n".join(lines))
     stale = sorted(name for name in listed if re.fullmatch(family, name) and name not in found)
     if stale:
         sys.exit(f"lockvariants: blueprint.toml lists lock components no answers pick: {stale}")
     return found
+
+
+def same_lock(name: str, locks: list[tuple[Answers, object]]) -> None:
+    """Every combination of one set must need the same lock: fail, naming
+    two that differ, when they do not."""
+    first_answers, first = locks[0]
+    for answers, lock in locks[1:]:
+        if lock != first:
+            sys.exit(
+                f"{name}: {first_answers} and {answers} need different locks; the dependency set "
+                f"(`{DERIVED}`) must tell them apart, or the code must need the same modules"
+            )

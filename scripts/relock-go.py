@@ -16,7 +16,9 @@ pair back. `--upgrade` first moves every module to its newest release
 
     cargo build && python3 scripts/relock-go.py [--upgrade]
 
-A new set's component (gateway-go-lock-http-jwt) may start without them: the
+Every combination of a set is locked, and they must agree (the set's name
+must otherwise tell them apart): a test-only module one of them imports is
+enough to differ. A new set's component (gateway-go-lock-http-jwt) may start without them: the
 script starts from the sibling pair with the most modules, and `go mod tidy`
 trims it and adds what the new code imports. Needs go on PATH and the module
 proxy.
@@ -30,7 +32,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lockvariants import BLUEPRINTS, REPO, render, variants
+from lockvariants import BLUEPRINTS, REPO, render, same_lock, variants
 
 NAME = "relock-probe"  # the project_name rendered
 MODULE = f"{NAME}/gateway"  # its go_module
@@ -92,12 +94,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         found = variants({"gateway": "go"}, [], component_name, r"gateway-go-lock-.+", work)
-        for name, answers in found.items():
-            gateway = render(work / name, {**answers, "project_name": NAME}) / GATEWAY
-            if not (gateway / "go.mod").exists():
-                seed(gateway)
-            go_mod, go_sum = tidy(gateway, upgrade)
-            results[name] = (template(go_mod, go_sum, name), go_sum)
+        for name, members in found.items():
+            locks = []
+            for i, answers in enumerate(members):
+                gateway = render(work / f"{name}-{i}", {**answers, "project_name": NAME}) / GATEWAY
+                if locks:  # from the first member's pair: they must agree
+                    (gateway / "go.mod").write_text(locks[0][1][0].replace("{{ go_module }}", MODULE, 1))
+                    (gateway / "go.sum").write_text(locks[0][1][1])
+                elif not (gateway / "go.mod").exists():
+                    seed(gateway)
+                go_mod, go_sum = tidy(gateway, upgrade and not locks)
+                locks.append((answers, (template(go_mod, go_sum, name), go_sum)))
+            same_lock(name, locks)
+            results[name] = locks[0][1]
     for name, (go_mod, go_sum) in results.items():
         target = component(name)
         target.mkdir(parents=True, exist_ok=True)

@@ -14,9 +14,11 @@ script, naming it. This renders the gateway for each with braid (from the
 blueprints on disk), runs `npm install --package-lock-only --ignore-scripts`
 in it (`--upgrade` drops the lock first, so that every package not pinned by
 package.json moves to its newest allowed release) and writes the lock back
-as the component's template, with the package name templated. A new
-variant starts from the same framework's lock with the most packages, so
-the packages they share keep their versions.
+as the component's template, with the package name templated. Every
+combination of a variant is locked, and they must agree (the set's name
+must otherwise tell them apart). A new variant starts from the same
+framework's lock with the most packages, so the packages they share keep
+their versions.
 
     cargo build && python3 scripts/relock-node.py [--upgrade]
 
@@ -33,7 +35,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lockvariants import BLUEPRINTS, REPO, render, variants
+from lockvariants import BLUEPRINTS, REPO, render, same_lock, variants
 
 LOCK = "services/gateway/package-lock.json"
 NAME = "relock-probe"  # the project_name rendered
@@ -101,9 +103,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         found = variants({"gateway": "node"}, ["node_framework"], component_name, r"gateway-node-.+-lock-.+", work)
-        for name, answers in found.items():
-            repo = render(work / name, {**answers, "project_name": NAME})
-            text = template(lock(repo, name, str(answers["node_framework"]), upgrade), name)
+        for name, members in found.items():
+            locks: list[tuple[dict[str, object], object]] = []
+            for i, answers in enumerate(members):
+                repo = render(work / f"{name}-{i}", {**answers, "project_name": NAME})
+                if locks:  # from the first member's lock: they must agree
+                    (repo / LOCK).write_text(str(locks[0][1]).replace(TEMPLATED_NAME, f'"name": {json.dumps(PACKAGE)}'))
+                framework = str(answers["node_framework"])
+                text = template(lock(repo, name, framework, upgrade and not locks), name)
+                locks.append((answers, text))
+            same_lock(name, locks)
+            text = str(locks[0][1])
             out = BLUEPRINTS / "components" / name / f"{LOCK}.j2"
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(text)

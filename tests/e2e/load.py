@@ -7,10 +7,15 @@ script, the same settings for all four, and print one table:
 
     python3 tests/e2e/load.py [--combo go-http ...] [--duration 20]
                               [--connections 32] [--threads 2] [--keep]
+                              [--set rate_limit=0 ...]
 
 Everything (wrk, gateway, ML service or worker, redis) shares this one
 machine, so the numbers compare the combinations with each other; they are
 not capacity figures. Needs wrk (scripts/e2e-deps.sh --load installs it).
+`--set KEY=VALUE` passes an answer to `braid new` (`rate_limit=0`: no rate
+limiter, to measure what it costs); with a limiter, the gateway's limit is
+too high to reach (GATEWAY_RATE_LIMIT=1000000): every request still spends
+its budget in Redis, none is refused.
 """
 
 from __future__ import annotations
@@ -99,6 +104,7 @@ def main() -> int:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--keep", action="store_true")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="answers")
     p.add_argument("--skip-deps", action="store_true")
     args = p.parse_args()
     chosen = [ALIASES.get(c, c) for c in (args.combo or names)]
@@ -138,6 +144,7 @@ def main() -> int:
             if name not in chosen:
                 continue
             c = Combo(ctx, gateway, transport)
+            c.answers = args.answers
             lua = plain_lua
             c.root.mkdir(parents=True, exist_ok=True)
             try:
@@ -173,7 +180,9 @@ def main() -> int:
     print(
         f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
         f"(after {args.warmup}s warm-up), POST /v1/predict one iris row, "
-        f"{os.cpu_count()} cores shared by wrk and all services\n"
+        f"{os.cpu_count()} cores shared by wrk and all services"
+        + "".join(f", --set {a}" for a in args.answers)
+        + "\n"
     )
     head = (
         f"{'combination':<26} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} "

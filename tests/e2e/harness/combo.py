@@ -21,7 +21,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import contract, go_gateway, idle, jwks, jwt_checks, pyinfra_checks, rootdocs_checks, streams
+from . import (
+    contract,
+    go_gateway,
+    idle,
+    jwks,
+    jwt_checks,
+    pyinfra_checks,
+    ratelimit,
+    rootdocs_checks,
+    streams,
+)
 from .httpc import HttpError, authorize, post_json, request, status_is
 from .procs import Proc, Procs, closed_port, free_port, must, run, wait_until
 from .redisc import Redis, start_redis
@@ -141,6 +151,10 @@ class Combo:
         # The key every gateway the harness starts accepts (auth = api-key):
         # GATEWAY_API_KEYS holds its hash; httpc sends it (httpc.authorize).
         self.api_key = secrets.token_urlsafe(32)
+        # braid.toml's rate_limit (read after generation): > 0, the gateways
+        # keep budgets in Redis, and the stack has a Redis whatever the transport.
+        self.rate_limit = 0
+        self.answers: list[str] = []  # more `--set KEY=VALUE` for braid new (load.py)
         self.ml_ok = False  # ML package found, then installed
         self.gw_ok = False  # gateway installed (and built)
 
@@ -161,6 +175,19 @@ class Combo:
             env["VIRTUAL_ENV"] = str(self.venv)
         env.update({k: str(v) for k, v in extra.items()})
         return env
+
+    @property
+    def uses_redis(self) -> bool:
+        """The stack has a Redis: the transport's, or the rate limiter's."""
+        return self.streams or self.rate_limit > 0
+
+    def limit_env(self, redis_url: str | None = None) -> dict[str, str]:
+        """What a gateway needs for its rate limiter: the harness's Redis, and
+        a limit no check of the contract reaches (harness/ratelimit.py starts
+        the gateways that it tests with a small one)."""
+        if not self.rate_limit:
+            return {}
+        return {"REDIS_URL": redis_url or self.redis.url, "GATEWAY_RATE_LIMIT": "1000000"}
 
     def auth_env(self) -> dict[str, str]:
         """What a gateway needs to accept the harness's credential."""
@@ -265,6 +292,7 @@ class Combo:
             *(["--auth", self.auth_answer] if self.auth_answer != "api-key" else []),
             "--set",
             f"description={self.description}",
+            *[arg for answer in self.answers for arg in ("--set", answer)],
             "--yes",
         ]
         return self.check(
@@ -285,6 +313,7 @@ class Combo:
                 f"braid.toml description {a.get('description')!r} != the one given",
             )
             self.auth = a.get("auth", "none")
+            self.rate_limit = a.get("rate_limit", 0)
             for k, v in (
                 ("project_name", self.project),
                 ("gateway", self.gateway),
@@ -407,7 +436,7 @@ class Combo:
             must(res)
             summary = json.loads(res.output[res.output.index("{") :])
             names = [s["name"] for s in summary["services"]]
-            if self.streams:
+            if self.uses_redis:
                 expect(
                     any("redis" in (s.get("image") or "") for s in summary["services"]),
                     f"no redis service in {names}",
@@ -633,6 +662,7 @@ class Combo:
             )
         else:
             env["ML_URL"] = ml_url or ""
+        env.update(self.limit_env(redis_url))
         env.update(self.auth_env())
         env.update({k: str(v) for k, v in (extra or {}).items()})
         cmd = [str(self.gw_bin)] if self.gateway == "go" else ["node", "src/server.ts"]
@@ -760,6 +790,7 @@ class Combo:
             if not self.streams:
                 self.check("idle pauses around the ML keep-alive", idle.pauses, bases["main"])
             go_gateway.runtime(self, slow.url)
+            ratelimit.run_all(self)
             rootdocs_checks.runtime(self)
             if "slow" in bases:
                 self.check(
@@ -917,10 +948,19 @@ def parity(rep: Reporter, ctx: Context) -> None:
         if not go or not node:
             continue
         for case in contract.cases():
-            if transport not in case.transports:
+            # these combinations are api-key's (jwt_checks.parity: the JWT ones)
+            if transport not in case.transports or "api-key" not in case.auths:
                 continue
             name = f"parity {transport} {case.name}: go == {other}"
             a, b = go.get(case.name), node.get(case.name)
+            if a is None or b is None:
+                rep.skip(name, "not run on both gateways")
+                continue
+            rep.check(name, lambda a=a, b=b: expect(a == b, "\n".join(contract.diff(a, b))))
+        # harness/ratelimit.py's answers: the 429's and the fail modes' bytes
+        for key in sorted(k for k in set(go) | set(node) if k.startswith("ratelimit ")):
+            name = f"parity {transport} {key}: go == {other}"
+            a, b = go.get(key), node.get(key)
             if a is None or b is None:
                 rep.skip(name, "not run on both gateways")
                 continue

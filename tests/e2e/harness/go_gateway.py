@@ -147,6 +147,7 @@ def _env(combo, port: int, extra: dict[str, str]) -> dict[str, str]:
         )
     else:
         env["ML_URL"] = combo.ml_url
+    env.update(combo.limit_env())
     env.update(combo.auth_env())
     env.update(extra)
     return env

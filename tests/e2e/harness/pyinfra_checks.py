@@ -169,10 +169,11 @@ def make_dev(combo: Combo) -> None:
         LOG_LEVEL="info",
         GATEWAY_SHUTDOWN_TIMEOUT_MS=3000,
     )
-    if combo.streams:
+    if combo.uses_redis:
         ports["REDIS"] = free_port()
         password = secrets.token_hex(8)
         env["REDIS_URL"] = f"redis://:{password}@127.0.0.1:{ports['REDIS']}/0"
+    if combo.streams:
         env["STREAM_PREFIX"] = f"{combo.prefix}dev"
     base = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
     key = secrets_checks.make_api_key(combo)  # creates .env, as a user would first
@@ -231,7 +232,8 @@ def make_dev(combo: Combo) -> None:
         elif secs > CTRL_C_BUDGET_S:
             errs.append(f"stopping took {secs:.1f}s (budget {CTRL_C_BUDGET_S:.0f}s)")
         stopped = dict(re.findall(r"dev\.sh: (\S+) stopped \(exit status (\d+)\)", text))
-        want = ["gateway", "ml"] + (["worker", "redis"] if combo.streams else [])
+        want = ["gateway", "ml"] + (["worker"] if combo.streams else [])
+        want += ["redis"] if combo.uses_redis else []
         for name in want:
             if name not in stopped:
                 errs.append(f"no 'dev.sh: {name} stopped (exit status N)' line")
