@@ -96,9 +96,10 @@ COMBOS += [("node-express", "redis-streams", "jwt")]
 
 # The phases of a JWT combination: installed, linted and tested as any, then
 # the auth checks through the real gateway (harness/jwt_checks.py) instead
-# of the whole contract, the streams' failures and make dev, which the
-# api-key combinations of the same gateway and transport run.
-JWT_PHASES = ("static", "lint", "test", "start", "jwt", "shutdown")
+# of the whole contract and the streams' failures, which the api-key
+# combinations of the same gateway and transport run; and make dev with
+# the development identity provider (what the generated CI runs).
+JWT_PHASES = ("static", "lint", "test", "start", "jwt", "shutdown", "make-dev")
 
 
 def combo_name(gateway: str, transport: str, auth: str = "api-key") -> str:

@@ -26,6 +26,7 @@ import secrets
 import shutil
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -180,6 +181,15 @@ def make_dev(combo: Combo) -> None:
     if key is not None:
         authorize(base, f"Bearer {key}")
         env["API_KEY"] = key  # scripts/smoke.sh sends it
+    if combo.auth == "jwt":
+        # .env names no identity provider: make dev runs the development one
+        # (scripts/dev-idp.py), and `make token` signs with its key.
+        ports["DEV_IDP_PORT"] = free_port()
+        env["DEV_IDP_PORT"] = str(ports["DEV_IDP_PORT"])
+        key = _dev_token(combo, env)
+        if key is not None:
+            authorize(base, f"Bearer {key}")
+            env["TOKEN"] = key  # scripts/smoke.sh sends it
     proc = combo.procs.start("make-dev", ["make", "dev"], combo.repo, env)
 
     def log() -> str:
@@ -234,6 +244,7 @@ def make_dev(combo: Combo) -> None:
         stopped = dict(re.findall(r"dev\.sh: (\S+) stopped \(exit status (\d+)\)", text))
         want = ["gateway", "ml"] + (["worker"] if combo.streams else [])
         want += ["redis"] if combo.uses_redis else []
+        want += ["idp"] if combo.auth == "jwt" else []
         for name in want:
             if name not in stopped:
                 errs.append(f"no 'dev.sh: {name} stopped (exit status N)' line")
@@ -254,6 +265,26 @@ def make_dev(combo: Combo) -> None:
 
     combo.check("make dev: Ctrl-C stops every service cleanly (gateway drains first)", ctrl_c)
     secrets_checks.scan(combo, [key] if key else [])
+
+
+def _dev_token(combo: Combo, env: dict[str, str]) -> str | None:
+    """`make token SUB=e2e`: a token of the development identity provider
+    (its keys made on the way), as stdout's last line."""
+    box: dict[str, str] = {}
+
+    def token() -> str:
+        cmd = ["make", "--no-print-directory", "token", "SUB=e2e"]
+        res = subprocess.run(
+            cmd, cwd=combo.repo, env=env, capture_output=True, text=True, timeout=60
+        )
+        expect(res.returncode == 0, f"make token exit {res.returncode}:\n{res.stderr[-1500:]}")
+        last = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else ""
+        expect(re.fullmatch(r"[\w-]+\.[\w-]+\.[\w-]+", last), f"not a JWT: {last[:60]!r}")
+        box["token"] = last
+        return f"{len(last)} characters"
+
+    combo.check("make token SUB=e2e: a token of the development identity provider", token)
+    return box.get("token")
 
 
 def _listening(port: int) -> bool:
