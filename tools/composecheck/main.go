@@ -9,7 +9,9 @@
 // periods) for the harness to assert on,
 // and exits 1 with the loader's error on stderr when the file is invalid.
 //
-// Usage: composecheck [-f docker-compose.yml] [-env-file .env.example] [DIR]
+// Usage: composecheck [-f docker-compose.yml]... [-env-file .env.example] [DIR]
+//
+// Several -f merge as docker compose merges them (an override file last).
 package main
 
 import (
@@ -20,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
@@ -47,21 +50,35 @@ type summary struct {
 	Services []serviceSummary `json:"services"`
 }
 
+// files is the -f flag: one or more compose files, in order.
+type files []string
+
+func (f *files) String() string { return strings.Join(*f, ",") }
+
+func (f *files) Set(v string) error {
+	*f = append(*f, v)
+	return nil
+}
+
 func main() {
-	file := flag.String("f", "docker-compose.yml", "compose file, relative to DIR")
+	var composeFiles files
+	flag.Var(&composeFiles, "f", "compose file, relative to DIR (default docker-compose.yml; repeat to merge overrides)")
 	envFile := flag.String("env-file", "", "env file to use instead of DIR/.env (e.g. .env.example)")
 	flag.Parse()
+	if len(composeFiles) == 0 {
+		composeFiles = files{"docker-compose.yml"}
+	}
 	dir := "."
 	if flag.NArg() > 0 {
 		dir = flag.Arg(0)
 	}
-	if err := run(dir, *file, *envFile); err != nil {
+	if err := run(dir, composeFiles, *envFile); err != nil {
 		fmt.Fprintln(os.Stderr, "composecheck:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, file, envFile string) error {
+func run(dir string, composeFiles []string, envFile string) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return err
@@ -77,7 +94,11 @@ func run(dir, file, envFile string) error {
 		fns = append(fns, cli.WithEnvFiles()) // DIR/.env when there is one, as docker compose does
 	}
 	fns = append(fns, cli.WithDotEnv)
-	opts, err := cli.NewProjectOptions([]string{filepath.Join(dir, file)}, fns...)
+	paths := make([]string, len(composeFiles))
+	for i, f := range composeFiles {
+		paths[i] = filepath.Join(dir, f)
+	}
+	opts, err := cli.NewProjectOptions(paths, fns...)
 	if err != nil {
 		return err
 	}

@@ -446,6 +446,8 @@ class Combo:
 
         self.check("docker-compose.yml valid (compose-spec loader)", compose)
         rootdocs_checks.static(self)
+        if self.auth == "jwt":
+            jwt_checks.static(self)
         dockerfiles = sorted(self.repo.glob("services/*/Dockerfile"))
         for df in dockerfiles:
             rel = df.relative_to(self.repo)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from . import contract, jwks, rootdocs_checks
 from .contract import Case
 from .httpc import authorize, post_json, request
-from .procs import closed_port
+from .procs import closed_port, must
 from .report import expect
 
 if TYPE_CHECKING:
@@ -181,6 +181,30 @@ def run(combo: Combo) -> None:
 
     combo.check("jwt no key set (the JWKS out of reach): 503 with Retry-After, not ready", no_keys)
     combo.check("jwt key rotation: one fetch of the key set per cooldown", rotation, combo)
+
+
+def static(combo: Combo) -> None:
+    """compose.dev-idp.yml, merged over docker-compose.yml as CI does
+    (COMPOSE_FILE), loads: a dev-idp service, and the gateway pointed at it
+    on loopback (the only plain http it takes)."""
+
+    def merged() -> str:
+        files = ["-f", "docker-compose.yml", "-f", "compose.dev-idp.yml"]
+        res = combo.run(
+            ["composecheck", *files, "-env-file", ".env", combo.repo],
+            combo.repo,
+            combo.ctx.base_env(),
+            timeout=60,
+        )
+        must(res)
+        summary = json.loads(res.output[res.output.index("{") :])
+        services = {s["name"]: s for s in summary["services"]}
+        expect("dev-idp" in services, f"no dev-idp service: {sorted(services)}")
+        url = services["gateway"]["environment"].get("GATEWAY_JWKS_URL", "")
+        expect(url.startswith("http://127.0.0.1:"), f"the gateway's GATEWAY_JWKS_URL is {url!r}")
+        return f"services {sorted(services)}; {url}"
+
+    combo.check("compose.dev-idp.yml merges over docker-compose.yml (compose-spec loader)", merged)
 
 
 def _wait_cooldown(idp: jwks.Provider) -> None:
