@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +17,8 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 )
 
-// How the key set is fetched. The Node.js gateway uses the same values.
+// How the key set is fetched. The Node.js gateway uses the same timeout,
+// cooldown and age.
 const (
 	// fetchTimeout bounds one fetch of the key set, connection included.
 	fetchTimeout = 5 * time.Second
@@ -31,6 +33,9 @@ const (
 	maxAge = 5 * time.Minute
 	// maxKeySetBytes bounds the key set's document.
 	maxKeySetBytes = 1 << 20
+	// minRSABits is the smallest RSA key taken (RFC 7518, 3.3; jose, in the
+	// Node.js gateway, refuses smaller ones too).
+	minRSABits = 2048
 )
 
 // errNoKeys is keySet's answer while it has no key set at all: it could
@@ -145,9 +150,10 @@ func (s *keySet) fetch(done chan struct{}) {
 }
 
 // get fetches the key set and keeps the keys a token may be checked with:
-// the public keys (RSA, EC, OKP; a private one has no business there) meant
-// for signatures (no `use` or "sig", no `key_ops` or one with "verify"). A key that does not parse is left
-// out; a document that is not a key set is an error.
+// the public keys (RSA of minRSABits at least, EC, OKP; a private one has no
+// business there) meant for signatures (no `use` or "sig", no `key_ops` or
+// one with "verify"). A key that does not parse is left out; a document
+// that is not a key set is an error.
 func (s *keySet) get() (keyfunc.Keyfunc, int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
@@ -194,6 +200,9 @@ func (s *keySet) get() (keyfunc.Keyfunc, int, error) {
 			continue
 		}
 		jwk, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
+		if rsaKey, ok := jwk.Key().(*rsa.PublicKey); err == nil && ok && rsaKey.N.BitLen() < minRSABits {
+			err = fmt.Errorf("an RSA key of %d bits, fewer than %d", rsaKey.N.BitLen(), minRSABits)
+		}
 		if err != nil {
 			s.log.Warn("a key of the key set is not valid: left out", "url", s.url, "kid", m.KID, "error", err)
 			continue
