@@ -93,6 +93,10 @@ COMBOS += [("node-express", "http"), ("node-express", "redis-streams")]
 # key set; they skip what the api-key combinations above cover (JWT_PHASES).
 COMBOS += [("go", "http", "jwt")]
 COMBOS += [("node-express", "redis-streams", "jwt")]
+# auth = none: the rate limit per client address (harness/ratelimit.py
+# per_ip), on the gateway and transport pairs the jwt ones leave.
+COMBOS += [("node", "http", "none")]
+COMBOS += [("go", "redis-streams", "none")]
 
 # The phases of a JWT combination: installed, linted and tested as any, then
 # the auth checks through the real gateway (harness/jwt_checks.py) instead
@@ -100,6 +104,9 @@ COMBOS += [("node-express", "redis-streams", "jwt")]
 # combinations of the same gateway and transport run; and make dev with
 # the development identity provider (what the generated CI runs).
 JWT_PHASES = ("static", "lint", "test", "start", "jwt", "shutdown", "make-dev")
+# The phases of an auth = none combination: installed, linted and tested,
+# then the rate limit (per client address) through the real gateway.
+NONE_PHASES = ("static", "lint", "test", "start", "ratelimit", "shutdown")
 # The runtime phases of every other combination.
 PHASES = ("contract", "streams", "shutdown", "make-dev")
 
@@ -144,7 +151,7 @@ class Combo:
         self.gateways: dict[str, tuple[Proc, str]] = {}
         self.metrics_bases: dict[str, str] = {}  # role -> base URL of its /metrics listener
         self.auth_answer = auth  # what `braid new` is told (--auth)
-        self.phases = JWT_PHASES if auth == "jwt" else PHASES
+        self.phases = {"jwt": JWT_PHASES, "none": NONE_PHASES}.get(auth, PHASES)
         self.auth = "api-key"  # braid.toml's answer, read after generation
         # auth = jwt: the identity provider every gateway trusts, and the key
         # that signs the harness's token (start()).
@@ -259,6 +266,9 @@ class Combo:
             if self.wants("jwt"):
                 with self.rep.phase(self.name, "jwt"):
                     jwt_checks.run(self)
+            if self.wants("ratelimit"):
+                with self.rep.phase(self.name, "ratelimit"):
+                    ratelimit.run_all(self)
             if self.streams and self.wants("streams"):
                 with self.rep.phase(self.name, "streams"):
                     self.stream_failures()

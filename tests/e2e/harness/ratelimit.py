@@ -299,6 +299,43 @@ def bad_setting(combo) -> str:
     return f"exit {res.rc}"
 
 
+def per_ip(combo, stack: Stack, records: dict) -> str:
+    """auth = none: the budget is the client address's. X-Forwarded-For
+    names the client only when the peer is a trusted proxy (the harness
+    connects from 127.0.0.1); otherwise it is ignored."""
+    trusted = stack.gateway("rl-proxied", GATEWAY_TRUSTED_PROXIES="127.0.0.1/32")
+    direct = stack.gateway("rl-direct")
+
+    def spend(base: str, client: str) -> list[int]:
+        hdrs = {"X-Forwarded-For": f"198.51.100.99, {client}"}
+        return [
+            contract.send(
+                contract.Case(
+                    "ratelimit-ip",
+                    "POST",
+                    "/v1/predict",
+                    contract.body_of({"instances": [contract.SETOSA]}),
+                    rid=None,
+                    headers=hdrs,
+                ),
+                base,
+            ).status
+            for _ in range(BURST + 2)
+        ]
+
+    stack.redis("FLUSHALL")
+    a = spend(trusted, "203.0.113.7")
+    b = spend(trusted, "203.0.113.8")
+    expect(a[:BURST] == [200] * BURST and 429 in a, f"client 203.0.113.7 via the proxy: {a}")
+    expect(b[:BURST] == [200] * BURST, f"client 203.0.113.8 has a budget of its own: {b}")
+    stack.redis("FLUSHALL")
+    c = spend(direct, "203.0.113.7")
+    d = spend(direct, "203.0.113.8")
+    expect(c[:BURST] == [200] * BURST and 429 in c, f"direct, first header: {c}")
+    expect(d[0] == 429, f"an untrusted peer's X-Forwarded-For changed its budget: {d}")
+    return f"through a trusted proxy: {a.count(200)} + {b.count(200)}; direct: one budget"
+
+
 def run_all(combo) -> None:
     if not combo.rate_limit:
         return
@@ -322,6 +359,14 @@ def run_all(combo) -> None:
     ):
         combo.check(
             "rate limit: two gateways on one Redis share one budget", shared, combo, s, records
+        )
+    if combo.auth == "none":
+        combo.check(
+            "rate limit per client address; X-Forwarded-For only from GATEWAY_TRUSTED_PROXIES",
+            per_ip,
+            combo,
+            s,
+            records,
         )
     combo.check("rate limit: a bad GATEWAY_RATE_LIMIT_FAIL stops the gateway", bad_setting, combo)
     combo.check(
