@@ -15,7 +15,10 @@ not capacity figures. Needs wrk (scripts/e2e-deps.sh --load installs it).
 `--set KEY=VALUE` passes an answer to `braid new` (`rate_limit=0`: no rate
 limiter, to measure what it costs); with a limiter, the gateway's limit is
 too high to reach (GATEWAY_RATE_LIMIT=1000000): every request still spends
-its budget in Redis, none is refused.
+its budget in Redis, none is refused. `--against KEY=VALUE` measures each
+combination a second time with those answers added, in the same run, and
+prints the ratio: `--against auth=none --against rate_limit=0` is what the
+gateway's edge duties cost.
 """
 
 from __future__ import annotations
@@ -105,6 +108,14 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--keep", action="store_true")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="answers")
+    p.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="measure each combination a second time with these answers too, in the same run, "
+        "and print the ratio (e.g. --against auth=none --against rate_limit=0)",
+    )
     p.add_argument("--skip-deps", action="store_true")
     args = p.parse_args()
     chosen = [ALIASES.get(c, c) for c in (args.combo or names)]
@@ -136,6 +147,36 @@ def main() -> int:
         venv_cache=cache / "venvs",
     )
     rows = []
+    variants = [("", args.answers)]
+    if args.against:
+        variants.append(("-against", [*args.answers, *args.against]))
+
+    def measure(gateway: str, transport: str, name: str, answers: list[str]) -> dict | None:
+        c = Combo(ctx, gateway, transport, name=name)
+        c.answers = answers
+        lua = plain_lua
+        c.root.mkdir(parents=True, exist_ok=True)
+        try:
+            ok = c.generate()
+            if ok:
+                _, c.redis = start_redis(c.procs, procs.free_port(), c.root / "redis")
+                c.install()
+                ok = c.ml_ok and c.gw_ok and c.start()
+            if not ok:
+                return None
+            url = c.gateways["main"][1] + "/v1/predict"
+            if header := c.authorization():
+                lua = c.root / "post.lua"  # the same request, with the credential
+                lua.write_text(f'{LUA}wrk.headers["Authorization"] = "{header}"\n')
+            if args.warmup:
+                wrk(url, lua, args.warmup, args.connections, args.threads)
+            res, out = wrk(url, lua, args.duration, args.connections, args.threads)
+            (c.root / "wrk.txt").write_text(out)
+            print(out, flush=True)
+            return res
+        finally:
+            c.procs.stop_all()
+
     try:
         for gateway, transport, *auth in COMBOS:
             if auth:
@@ -143,31 +184,8 @@ def main() -> int:
             name = combo_name(gateway, transport)
             if name not in chosen:
                 continue
-            c = Combo(ctx, gateway, transport)
-            c.answers = args.answers
-            lua = plain_lua
-            c.root.mkdir(parents=True, exist_ok=True)
-            try:
-                ok = c.generate()
-                if ok:
-                    _, c.redis = start_redis(c.procs, procs.free_port(), c.root / "redis")
-                    c.install()
-                    ok = c.ml_ok and c.gw_ok and c.start()
-                if not ok:
-                    rows.append((name, None))
-                    continue
-                url = c.gateways["main"][1] + "/v1/predict"
-                if header := c.authorization():
-                    lua = c.root / "post.lua"  # the same request, with the credential
-                    lua.write_text(f'{LUA}wrk.headers["Authorization"] = "{header}"\n')
-                if args.warmup:
-                    wrk(url, lua, args.warmup, args.connections, args.threads)
-                res, out = wrk(url, lua, args.duration, args.connections, args.threads)
-                (c.root / "wrk.txt").write_text(out)
-                print(out, flush=True)
-                rows.append((name, res))
-            finally:
-                c.procs.stop_all()
+            for tag, answers in variants:
+                rows.append((name + tag, measure(gateway, transport, name + tag, answers)))
     except KeyboardInterrupt:
         print("interrupted")
     finally:
@@ -182,6 +200,7 @@ def main() -> int:
         f"(after {args.warmup}s warm-up), POST /v1/predict one iris row, "
         f"{os.cpu_count()} cores shared by wrk and all services"
         + "".join(f", --set {a}" for a in args.answers)
+        + (f"; NAME-against: also {', '.join(args.against)}" if args.against else "")
         + "\n"
     )
     head = (
@@ -198,6 +217,14 @@ def main() -> int:
             f"{name:<26} {r['rps']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['requests']:>9} "
             f"{r['non2xx']:>8}  {r['errors'] or '-'}"
         )
+    if args.against:
+        got = dict(rows)
+        print(f"\n{'combination':<26} {'req/s':>9} {'-against':>9} {'ratio':>7}")
+        for name, r in rows:
+            base = got.get(f"{name}-against")
+            if name.endswith("-against") or r is None or base is None:
+                continue
+            print(f"{name:<26} {r['rps']:>9.1f} {base['rps']:>9.1f} {r['rps'] / base['rps']:>7.2f}")
     return 0 if all(r is not None for _, r in rows) else 1
 
 
