@@ -63,3 +63,20 @@ type ChatTransport interface {
 	// client went away; anything else -> 502).
 	Stream(ctx context.Context, req ChatRequest) (Stream, *Reply, error)
 }
+
+// ChatOptions configure a transport's chat side.
+type ChatOptions struct {
+	// BufferEvents is GATEWAY_STREAM_BUFFER_EVENTS: the most events that
+	// wait per stream for a client that reads too slowly.
+	BufferEvents int
+	// OnSequenceError counts a stream entry out of sequence (Redis
+	// Streams): kind is "gap" or "duplicate". Never nil.
+	OnSequenceError func(kind string)
+}
+
+// ChatCapable is a Transport that carries chat completions too: each
+// transport's chat component (gateway-go-TRANSPORT-chat) gives its
+// transport type a Chat method, in a file of its own.
+type ChatCapable interface {
+	Chat(opts ChatOptions) ChatTransport
+}

@@ -1,7 +1,7 @@
 // What the chat completions API needs from its upstream transport
 // (streaming = true): the transport's chat component implements it (see
 // docs/ml-gateway-contract.md, "Chat completions").
-import type { PredictCall, UpstreamAnswer } from './upstream.ts'
+import type { PredictCall, Upstream, UpstreamAnswer } from './upstream.ts'
 
 // A chat completion to forward: the client's JSON bytes, unchanged.
 export interface ChatCall extends PredictCall {
@@ -63,3 +63,12 @@ export interface ChatUpstreamOptions {
   // Counts gateway_chat_sequence_errors_total{kind} (streams transport).
   onSequenceError: (kind: 'gap' | 'duplicate') => void
 }
+
+// Each transport's chat component (gateway-node-TRANSPORT-chat) places
+// src/upstream/chat-index.ts, the fixed interface the chat API imports:
+//
+//   export function createChatUpstream(upstream: Upstream, options: ChatUpstreamOptions): ChatUpstream
+//
+// given the Upstream its src/upstream/index.ts created (the streams
+// transport shares that one's Redis client and reply reader).
+export type CreateChatUpstream = (upstream: Upstream, options: ChatUpstreamOptions) => ChatUpstream
