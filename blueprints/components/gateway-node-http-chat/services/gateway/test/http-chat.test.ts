@@ -230,6 +230,25 @@ describe('HTTP chat upstream', () => {
     assert.ok(Date.now() - closed < 500)
   })
 
+  test('streams do not hold the connections short requests use: a completion is answered beside 80 open streams', async (t) => {
+    const ml = await fakeMl(t, async (res, seen) => {
+      if (seen.url === '/v1/models') {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end('{"object":"list","data":[]}')
+        return
+      }
+      eventStream(res)
+      res.write(`data: ${CHUNK(0)}\n\n`)
+      await sleep(5000)
+    })
+    const upstream = chatUpstream(t, ml.url)
+    const streams = await Promise.all(Array.from({ length: 80 }, () => openStream(upstream)))
+    t.after(() => {
+      for (const stream of streams) stream.close()
+    })
+    assert.equal((await upstream.models(chatCall())).status, 200)
+  })
+
   test('no event within the gap timeout: upstream_timeout', async (t) => {
     const ml = await fakeMl(t, async (res) => {
       eventStream(res)
