@@ -10,6 +10,7 @@ the callers' part: this module never sleeps and never does I/O.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from .settings import SettingsError
-from .textgen import TextModel
+from .textgen import TextModel, save_text_model, train_text_model
+
+log = logging.getLogger(__name__)
 
 MODEL_ERROR_EVENT = (
     '{"error":{"message":"the model failed while generating",'
@@ -64,6 +67,18 @@ def load_chat_settings(env: Mapping[str, str]) -> ChatSettings:
     if errors:
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(errors))
     return settings
+
+
+def train(env: Mapping[str, str]) -> TextModel:
+    """Trains the text model and writes it to ML_CHAT_MODEL_PATH (`make train`)."""
+    settings = load_chat_settings(env)
+    model = train_text_model()
+    save_text_model(model, settings.model_path)
+    log.info(
+        "text model trained",
+        extra={"path": str(settings.model_path), "model_version": model.version},
+    )
+    return model
 
 
 # The request, as the contract's table has it. Strict types: `"5"`, `5.0`, `1e3` and
