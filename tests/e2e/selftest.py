@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from fakes.fake_services import fake_gateway, fake_ml  # noqa: E402
-from harness import contract, procs, streams  # noqa: E402
+from harness import chat, contract, procs, streams  # noqa: E402
 from harness.combo import Combo  # noqa: E402
 from harness.httpc import Resp, request  # noqa: E402
 from harness.redisc import start_redis  # noqa: E402
@@ -253,6 +253,133 @@ class StreamsLogicOnFakes(unittest.TestCase):
             ml.close()
         self.assertEqual(calls, ["kill", "start"])
         self.assertIn("120 answered", detail)
+
+
+class FakeSSE:
+    """A gateway's chat stream, faithful or broken in one way: `delay` between
+    events (0: all in one write, as a buffering gateway would), `spaced`
+    (JSON with spaces), `no_done`, `extra_header`."""
+
+    def __init__(self, tokens=30, delay=0.01, spaced=False, no_done=False, chunked=True):
+        import http.server
+        import socketserver
+        import threading
+
+        fake = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                rid = self.headers.get("X-Request-ID", "r1")
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("X-Accel-Buffering", "no")
+                self.send_header("X-Request-ID", rid)
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                sep = (", ", ": ") if spaced else (",", ":")
+                events = []
+                for n in range(tokens + 1):
+                    delta = {} if n == tokens else {"content": f" w{n}"}
+                    if n == 0:
+                        delta = {"role": "assistant", **delta}
+                    chunk = {
+                        "id": f"chatcmpl-{rid}", "object": "chat.completion.chunk",
+                        "created": 1, "model": "ngram",
+                        "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                     "finish_reason": "length" if n == tokens else None}],
+                    }
+                    events.append(b"data: " + json.dumps(chunk, separators=sep).encode() + b"\n\n")
+                if not no_done:
+                    events.append(b"data: [DONE]\n\n")
+                writes = events if delay else [b"".join(events)]
+                try:
+                    for w in writes:
+                        if chunked:
+                            w = b"%x\r\n" % len(w) + w + b"\r\n"
+                        self.wfile.write(w)
+                        self.wfile.flush()
+                        time.sleep(delay)
+                    if chunked:
+                        self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # a client that stopped reading (the point of some tests)
+                self.close_connection = True
+
+        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.server = S(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class ChatChecksOnFakes(unittest.TestCase):
+    """harness/chat.py's raw SSE client and stream checks."""
+
+    def test_streaming_off_pairs_with_auth_none(self):
+        from harness.combo import COMBOS, STREAMING_OFF, combo_name
+
+        names = {combo_name(*c) for c in COMBOS}
+        self.assertEqual(STREAMING_OFF, {"node-http-none", "go-redis-streams-none"})
+        self.assertLessEqual(STREAMING_OFF, names)
+        ctx = type("Ctx", (), {"rep": quiet(), "work": Path(tempfile.gettempdir())})()
+        off, on = Combo(ctx, "node", "http", "none"), Combo(ctx, "node", "http")
+        self.assertEqual((off.streaming, on.streaming), (False, True))
+        self.assertIn("chat-off", off.phases)
+        self.assertIn("chat", on.phases)
+
+    def check(self, fake, tokens=30):
+        body = chat.chat_body(stream=True, max_completion_tokens=tokens)
+        s = chat.stream(fake.url, body, {"X-Request-ID": "rid-1"})
+        chunks = chat.check_framing(s, "rid-1", tokens)
+        return s, chunks
+
+    def test_faithful_stream_passes(self):
+        for chunked in (True, False):
+            with FakeSSE(chunked=chunked) as fake:
+                s, chunks = self.check(fake)
+            self.assertEqual(len(chunks), 31)
+            self.assertGreater(s.times[-1] - s.times[0], 0.2)
+
+    def test_framing_faults_fail(self):
+        for broken in ({"spaced": True}, {"no_done": True}):
+            with FakeSSE(**broken) as fake, self.assertRaises(CheckFailed, msg=broken):
+                self.check(fake)
+
+    def test_a_buffered_stream_is_seen(self):
+        with FakeSSE(delay=0) as fake:
+            s, chunks = self.check(fake)
+        self.assertEqual(len(chunks), 31)
+        self.assertLess(s.times[-1] - s.times[0], 0.05)
+        self.assertEqual(len({round(t, 3) for t in s.times}), 1)
+
+    def test_a_client_may_stop_after_a_few_events(self):
+        with FakeSSE(delay=0.02) as fake:
+            c = chat.SSEClient(fake.url)
+            try:
+                started = c.send("/v1/chat/completions", chat.chat_body(stream=True))
+                s = c.events(c.head(started), limit=3)
+            finally:
+                c.close()
+        self.assertEqual(len(s.events), 3)
+        self.assertFalse(s.complete)
 
 
 if __name__ == "__main__":
