@@ -46,6 +46,9 @@ TOKEN_DELAY_MS = 10
 # The slow-reader gateway's queue, and the generation that overflows it.
 SLOW_BUFFER_EVENTS = 8
 SLOW_MAX_TOKENS = 200_000
+# A generation that runs this long outgrows every buffer between the model
+# and a client that does not read (the kernel's included).
+SLOW_PROBE_TOKENS = 20_000
 
 MESSAGES = [{"role": "user", "content": "What does a module hold?"}]
 SLOW_READER_EVENT = (
@@ -450,12 +453,35 @@ def _stops(ml_metrics: str, closed_at: float, before: float) -> str:
     return f"cancel counted {counted * 1000:.0f} ms after the close, tokens still from +100 ms"
 
 
+def long_run(base: str, tokens: int) -> dict:
+    """A seed and temperature whose completion runs to `tokens` (the model may
+    end a text at any point: a stream that ends by itself proves no cancel).
+    The same seed, messages and temperature give the same tokens (contract)."""
+    for temperature in (1, 0):
+        for seed in range(1, 9):
+            sampling = {"seed": seed, "temperature": temperature}
+            r = request(
+                "POST",
+                base,
+                "/v1/chat/completions",
+                json.dumps(chat_body(max_completion_tokens=tokens, **sampling)),
+                {"Content-Type": "application/json"},
+                timeout=60,
+            )
+            expect(r.status == 200, f"a completion of {tokens} tokens: {r.short()}")
+            if r.json()["choices"][0]["finish_reason"] == "length":
+                return sampling
+    raise CheckFailed(f"no seed 1..8 (temperature 1 or 0) makes the model write {tokens} tokens")
+
+
 def disconnect(combo: Combo, base: str, ml_metrics: str) -> str:
     """A client that reads a few events and hangs up cancels the generation."""
+    sampling = long_run(base, 300)  # 3 s at 10 ms a token: it outlives the client
     before = metric(ml_metrics, "ml_chat_streams_cancelled_total")
     c = SSEClient(base)
     try:
-        started = c.send("/v1/chat/completions", chat_body(stream=True, max_completion_tokens=2000))
+        body = chat_body(stream=True, max_completion_tokens=300, **sampling)
+        started = c.send("/v1/chat/completions", body)
         s = c.events(c.head(started), limit=3)
         expect(s.status == 200 and len(s.events) == 3, f"{s.status}: {s.events!r}")
     finally:
@@ -467,10 +493,11 @@ def slow_reader(combo: Combo, base: str, ml_metrics: str) -> str:
     """A client with a small receive buffer that pauses: the gateway's queue
     overflows, the stream ends with exactly the slow_reader event (no
     [DONE]), and the generation is cancelled."""
+    sampling = long_run(base, SLOW_PROBE_TOKENS)
     before = metric(ml_metrics, "ml_chat_streams_cancelled_total")
     c = SSEClient(base, rcvbuf=4096, timeout=60)
     try:
-        body = chat_body(stream=True, max_completion_tokens=SLOW_MAX_TOKENS)
+        body = chat_body(stream=True, max_completion_tokens=SLOW_MAX_TOKENS, **sampling)
         started = c.send("/v1/chat/completions", body)
         s = c.head(started)
         expect(s.status == 200, f"status {s.status}")
