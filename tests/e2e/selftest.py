@@ -330,6 +330,30 @@ class FakeSSE:
         self.server.server_close()
 
 
+class MlOnce(unittest.TestCase):
+    """The ML service's checks run once per services/ml, names aside."""
+
+    def fingerprint(self, root: Path, project: str, extra: str = "") -> str:
+        pkg = project.replace("-", "_")
+        title = " ".join(w.capitalize() for w in project.split("-"))
+        ml = root / project / "services" / "ml"
+        (ml / "src" / pkg).mkdir(parents=True)
+        (ml / "src" / pkg / "__init__.py").write_text(f'"""{title} ML."""\nNAME = "{project}"\n{extra}')
+        (ml / ".mypy_cache").mkdir()
+        (ml / ".mypy_cache" / project).write_text(project)  # caches do not count
+        c = Combo.__new__(Combo)
+        c.project, c.ml = project, ml
+        return c.ml_fingerprint()
+
+    def test_names_aside_equal_else_not(self):
+        with tempfile.TemporaryDirectory() as d:
+            a = self.fingerprint(Path(d), "e2e-go-http")
+            b = self.fingerprint(Path(d), "e2e-node-http-jwt")
+            c = self.fingerprint(Path(d), "e2e-go-streams", extra="x = 1\n")
+        self.assertEqual(a, b)
+        self.assertNotEqual(a, c)
+
+
 class ChatChecksOnFakes(unittest.TestCase):
     """harness/chat.py's raw SSE client and stream checks."""
 

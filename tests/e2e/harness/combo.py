@@ -241,7 +241,9 @@ class Combo:
         cache) with the project's names replaced: equal for two combinations
         whose ML service differs only in its name."""
         skip = {".venv", "models", ".mypy_cache", ".ruff_cache", ".pytest_cache", "__pycache__"}
-        names = [self.project, self.project.replace("-", "_"), self.project.title()]
+        words = self.project.split("-")
+        # the name, the Python package, and the title (docstrings, FastAPI's)
+        names = [self.project, "_".join(words), " ".join(w.capitalize() for w in words)]
         h = hashlib.sha256()
         for p in sorted(self.ml.rglob("*")):
             rel = p.relative_to(self.ml)
