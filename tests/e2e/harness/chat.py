@@ -46,9 +46,10 @@ TOKEN_DELAY_MS = 10
 # The slow-reader gateway's queue, and the generation that overflows it.
 SLOW_BUFFER_EVENTS = 8
 SLOW_MAX_TOKENS = 200_000
-# A generation that runs this long outgrows every buffer between the model
-# and a client that does not read (the kernel's included).
-SLOW_PROBE_TOKENS = 20_000
+# A generation this long outgrows every buffer between the model and a
+# client that does not read (a 4 KiB window keeps the kernel's send buffer
+# small: some hundred events fill it, and the queue behind it).
+SLOW_PROBE_TOKENS = 5_000
 
 MESSAGES = [{"role": "user", "content": "What does a module hold?"}]
 SLOW_READER_EVENT = (
