@@ -256,16 +256,20 @@ class StreamsLogicOnFakes(unittest.TestCase):
 
 
 class FakeSSE:
-    """A gateway's chat stream, faithful or broken in one way: `delay` between
-    events (0: all in one write, as a buffering gateway would), `spaced`
-    (JSON with spaces), `no_done`, `extra_header`."""
+    """A gateway's chat stream (with the ML service's metrics), faithful or
+    broken in one way: `delay` between events (0: all in one write, as a
+    buffering gateway would), `spaced` (JSON with spaces), `no_done`,
+    `ignore_cancel` (generates on when the client is gone)."""
 
-    def __init__(self, tokens=30, delay=0.01, spaced=False, no_done=False, chunked=True):
+    def __init__(
+        self, tokens=30, delay=0.01, spaced=False, no_done=False, chunked=True, ignore_cancel=False
+    ):
         import http.server
         import socketserver
         import threading
 
         fake = self
+        self.cancelled = self.made = 0
 
         class H(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -273,9 +277,29 @@ class FakeSSE:
             def log_message(self, *a):
                 pass
 
+            def reply(self, ctype, body):
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self.reply(
+                    "text/plain",
+                    f"ml_chat_streams_cancelled_total {float(fake.cancelled)}\n"
+                    f"ml_chat_tokens_total {float(fake.made)}\n".encode(),
+                )
+
             def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
+                req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 rid = self.headers.get("X-Request-ID", "r1")
+                n_tokens = req.get("max_completion_tokens") or tokens
+                if not req.get("stream"):
+                    choice = {"index": 0, "message": {"role": "assistant", "content": " w"},
+                              "logprobs": None, "finish_reason": "length"}  # fmt: skip
+                    self.reply("application/json", json.dumps({"choices": [choice]}).encode())
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Cache-Control", "no-cache")
@@ -288,31 +312,37 @@ class FakeSSE:
                 self.end_headers()
                 sep = (", ", ": ") if spaced else (",", ":")
                 events = []
-                for n in range(tokens + 1):
-                    delta = {} if n == tokens else {"content": f" w{n}"}
+                for n in range(n_tokens + 1):
+                    delta = {} if n == n_tokens else {"content": f" w{n}"}
                     if n == 0:
                         delta = {"role": "assistant", **delta}
                     chunk = {
                         "id": f"chatcmpl-{rid}", "object": "chat.completion.chunk",
                         "created": 1, "model": "ngram",
                         "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                     "finish_reason": "length" if n == tokens else None}],
+                                     "finish_reason": "length" if n == n_tokens else None}],
                     }
                     events.append(b"data: " + json.dumps(chunk, separators=sep).encode() + b"\n\n")
                 if not no_done:
                     events.append(b"data: [DONE]\n\n")
                 writes = events if delay else [b"".join(events)]
-                try:
-                    for w in writes:
-                        if chunked:
-                            w = b"%x\r\n" % len(w) + w + b"\r\n"
-                        self.wfile.write(w)
-                        self.wfile.flush()
-                        time.sleep(delay)
+                gone = False
+                for w in writes:
                     if chunked:
-                        self.wfile.write(b"0\r\n\r\n")
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # a client that stopped reading (the point of some tests)
+                        w = b"%x\r\n" % len(w) + w + b"\r\n"
+                    try:
+                        if not gone:
+                            self.wfile.write(w)
+                            self.wfile.flush()
+                    except (BrokenPipeError, ConnectionResetError):
+                        gone = True  # the client hung up: a model stops here
+                        fake.cancelled += 1
+                        if not ignore_cancel:
+                            break
+                    fake.made += 1
+                    time.sleep(delay)
+                if chunked and not gone:
+                    self.wfile.write(b"0\r\n\r\n")
                 self.close_connection = True
 
         class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -393,6 +423,14 @@ class ChatChecksOnFakes(unittest.TestCase):
         self.assertEqual(len(chunks), 31)
         self.assertLess(s.times[-1] - s.times[0], 0.05)
         self.assertEqual(len({round(t, 3) for t in s.times}), 1)
+
+    def test_a_hang_up_must_stop_the_generation(self):
+        with FakeSSE(delay=0.01) as fake:
+            detail = chat.disconnect(None, fake.url, fake.url)
+        self.assertIn("cancel counted", detail)
+        with FakeSSE(delay=0.01, ignore_cancel=True) as fake:
+            with self.assertRaisesRegex(CheckFailed, "ml_chat_tokens_total went on"):
+                chat.disconnect(None, fake.url, fake.url)
 
     def test_a_client_may_stop_after_a_few_events(self):
         with FakeSSE(delay=0.02) as fake:
