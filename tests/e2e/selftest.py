@@ -262,8 +262,9 @@ class FakeSSE:
     `ignore_cancel` (generates on when the client is gone)."""
 
     def __init__(
-        self, tokens=30, delay=0.01, spaced=False, no_done=False, chunked=True, ignore_cancel=False
-    ):
+        self, tokens=30, delay=0.01, spaced=False, no_done=False, chunked=True, ignore_cancel=False,
+        queue=None,
+    ):  # fmt: skip
         import http.server
         import socketserver
         import threading
@@ -294,7 +295,7 @@ class FakeSSE:
             def do_POST(self):
                 req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 rid = self.headers.get("X-Request-ID", "r1")
-                n_tokens = req.get("max_completion_tokens") or tokens
+                n_tokens = min(req.get("max_completion_tokens") or tokens, 20_000)
                 if not req.get("stream"):
                     choice = {"index": 0, "message": {"role": "assistant", "content": " w"},
                               "logprobs": None, "finish_reason": "length"}  # fmt: skip
@@ -325,6 +326,8 @@ class FakeSSE:
                     events.append(b"data: " + json.dumps(chunk, separators=sep).encode() + b"\n\n")
                 if not no_done:
                     events.append(b"data: [DONE]\n\n")
+                if queue is not None:
+                    return self.bounded(events)
                 writes = events if delay else [b"".join(events)]
                 gone = False
                 for w in writes:
@@ -344,6 +347,38 @@ class FakeSSE:
                 if chunked and not gone:
                     self.wfile.write(b"0\r\n\r\n")
                 self.close_connection = True
+
+            def bounded(self, events):
+                """A gateway's bounded queue between a model that makes
+                events at once and this client: one more than `queue`
+                waiting ends the stream with slow_reader."""
+                import collections
+
+                waiting, lock, over = collections.deque(), threading.Lock(), threading.Event()
+
+                def produce():
+                    for e in events:
+                        with lock:
+                            if len(waiting) >= queue:
+                                over.set()
+                                fake.cancelled += 1
+                                return
+                            waiting.append(e)
+                        fake.made += 1
+
+                threading.Thread(target=produce, daemon=True).start()
+                while True:
+                    with lock:
+                        e = waiting.popleft() if waiting and not over.is_set() else None
+                    if e is None and over.is_set():
+                        e = chat.SLOW_READER_EVENT
+                    if e is not None:
+                        self.wfile.write(b"%x\r\n" % len(e) + e + b"\r\n")
+                    if e == chat.SLOW_READER_EVENT or (e is None and fake.made == len(events)):
+                        break
+                    if e is None:
+                        time.sleep(0.001)
+                self.wfile.write(b"0\r\n\r\n")
 
         class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
             daemon_threads = True
@@ -431,6 +466,11 @@ class ChatChecksOnFakes(unittest.TestCase):
         with FakeSSE(delay=0.01, ignore_cancel=True) as fake:
             with self.assertRaisesRegex(CheckFailed, "ml_chat_tokens_total went on"):
                 chat.disconnect(None, fake.url, fake.url)
+
+    def test_a_client_that_does_not_read_gets_slow_reader(self):
+        with FakeSSE(queue=8, delay=0) as fake:
+            detail = chat.slow_reader(None, fake.url, fake.url)
+        self.assertIn("then slow_reader", detail)
 
     def test_a_client_may_stop_after_a_few_events(self):
         with FakeSSE(delay=0.02) as fake:
