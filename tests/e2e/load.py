@@ -199,6 +199,7 @@ def print_sse(rows, args) -> None:
     print(
         f"\n{args.streams} concurrent streams for {args.duration}s (after {args.warmup}s warm-up), "
         f"POST /v1/chat/completions stream true, max_completion_tokens {args.max_tokens}, "
+        f"ML_CHAT_TOKEN_DELAY_MS {args.token_delay_ms}, "
         f"{os.cpu_count()} cores shared by the clients and all services\n"
     )
     head = (
@@ -240,6 +241,12 @@ def main() -> int:
     p.add_argument("--sse", action="store_true", help="measure chat streams instead (no wrk)")
     p.add_argument("--streams", type=int, default=32, help="--sse: concurrent streams (default 32)")
     p.add_argument("--max-tokens", type=int, default=64, help="--sse: tokens per completion")
+    p.add_argument(
+        "--token-delay-ms",
+        type=int,
+        default=10,
+        help="--sse: the ML's ML_CHAT_TOKEN_DELAY_MS (default 10, an LLM's pace; 0: the relay's own)",
+    )
     args = p.parse_args()
     chosen = [ALIASES.get(c, c) for c in (args.combo or names)]
     for c in chosen:
@@ -278,6 +285,7 @@ def main() -> int:
     def measure(gateway: str, transport: str, name: str, answers: list[str]) -> dict | None:
         c = Combo(ctx, gateway, transport, name=name)
         c.answers = answers
+        c.chat_env["ML_CHAT_TOKEN_DELAY_MS"] = str(args.token_delay_ms)
         lua = plain_lua
         c.root.mkdir(parents=True, exist_ok=True)
         try:

@@ -177,6 +177,7 @@ class Combo:
         self.answers: list[str] = []  # more `--set KEY=VALUE` for braid new (load.py)
         self.streaming = self.name not in STREAMING_OFF  # what `braid new` is told (--streaming)
         self.worker_metrics: dict[str, str] = {}  # worker name -> base URL of its /metrics
+        self.chat_env = chat.chat_ml_env()  # the ML processes' chat settings (load.py: its own)
         self.ml_ok = False  # ML package found, then installed
         self.gw_ok = False  # gateway installed (and built)
 
@@ -679,7 +680,7 @@ class Combo:
             REDIS_URL=self.redis.url,
             STREAM_PREFIX=self.prefix,
             PYTHONPATH="src",
-            **{**chat.chat_ml_env(), **extra},
+            **{**self.chat_env, **extra},
         )
 
     def start_worker(
