@@ -14,6 +14,7 @@ import { GatewayMetrics } from './metrics.ts'
 import { notFound, problems, requestContext } from './middleware.ts'
 import { Predictor } from './predict.ts'
 import { routes } from './routes.ts'
+import { chatRoutes } from './chat-routes.ts'
 import { createUpstream } from './upstream/index.ts'
 import { createAuthenticator } from './auth/index.ts'
 import { createRateLimiter } from './ratelimit/index.ts'
@@ -59,6 +60,14 @@ class ExpressGateway implements GatewayApp {
       maxRows: config.maxRows,
       maxBodyBytes: config.maxBodyBytes,
       traceSampled: config.traceSampled,
+    }))
+    app.use(chatRoutes({
+      config,
+      options: options.chat,
+      upstream: this.#upstream,
+      predictor,
+      metrics: this.metrics,
+      drain: this.drain,
     }))
     app.use(notFound(this.drain))
     app.use(problems(this.drain))

@@ -51,11 +51,13 @@ export function requestContext(log: Logger, metrics: GatewayMetrics): RequestHan
     res.setHeader('X-Request-ID', req.id)
     res.once('close', () => {
       const seconds = (performance.now() - started) / 1000
-      metrics.observeRequest(req.method, res.locals.route ?? UNMATCHED, res.statusCode, seconds)
+      // Closed before the answer was whole: the client went away (499).
+      const status = res.writableFinished ? res.statusCode : 499
+      metrics.observeRequest(req.method, res.locals.route ?? UNMATCHED, status, seconds)
       // Container healthchecks poll /healthz: keep them out of the logs.
       if (req.path !== '/healthz') {
         const caller = res.locals.caller ? { caller: res.locals.caller } : {}
-        req.log.info({ ...caller, req: { method: req.method, url: req.originalUrl }, res: { statusCode: res.statusCode }, responseTime: seconds * 1000 }, 'request completed')
+        req.log.info({ ...caller, req: { method: req.method, url: req.originalUrl }, res: { statusCode: status }, responseTime: seconds * 1000 }, 'request completed')
       }
     })
     next()

@@ -1,6 +1,6 @@
 // The routes: POST /v1/predict (src/predict.ts has the steps), /healthz and
 // /readyz; each path answers its other methods with 405 and Allow.
-import express, { type NextFunction, type Request, type Response, Router } from 'express'
+import express, { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express'
 import { Ajv } from 'ajv'
 import type { Authenticator } from './auth/authenticator.ts'
 import type { DrainState } from './drain.ts'
@@ -21,6 +21,36 @@ export interface RoutesOptions {
   traceSampled: boolean
 }
 
+// Before the body is read: draining, the caller, its budget, the media
+// type (`json`: the route takes a JSON body), then a slot.
+export function admission(predictor: Predictor, { json = true } = {}): RequestHandler {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    // The caller's name, for the access log.
+    res.locals.caller = await predictor.admit(req.headers, req.socket.remoteAddress, res, req.log, { json })
+    next()
+  }
+}
+
+// The JSON body (413, 400), its bytes kept in req.rawBody to forward
+// upstream unchanged.
+export function jsonBody(maxBodyBytes: number): RequestHandler[] {
+  const parse = express.json({
+    limit: maxBodyBytes,
+    // Any JSON value: its shape is the schema's business (422, not 400).
+    strict: false,
+    // A compressed body would be inflated past the limit's meaning.
+    inflate: false,
+    verify: (req, _res, buf) => {
+      ;(req as Request).rawBody = buf
+    },
+  })
+  const present: RequestHandler = (req, _res, next) => {
+    if (req.rawBody === undefined || req.rawBody.length === 0) throw new HttpProblem(400, EMPTY_BODY)
+    next()
+  }
+  return [parse, present]
+}
+
 const HEALTHY = jsonBytes({ status: 'ok' })
 const READY = jsonBytes({ status: 'ready' })
 
@@ -33,29 +63,13 @@ export function routes({ drain, authenticator, upstream, predictor, maxRows, max
   router.route('/v1/predict')
     .post(
       route('/v1/predict'),
-      // Before the body is read: draining, the caller, its budget, the media
-      // type, then a slot.
-      async (req: Request, res: Response, next: NextFunction) => {
-        // The caller's name, for the access log.
-        res.locals.caller = await predictor.admit(req.headers, req.socket.remoteAddress, res, req.log)
-        next()
-      },
-      express.json({
-        limit: maxBodyBytes,
-        // Any JSON value: its shape is the schema's business (422, not 400).
-        strict: false,
-        // A compressed body would be inflated past the limit's meaning.
-        inflate: false,
-        verify: (req, _res, buf) => {
-          ;(req as Request).rawBody = buf
-        },
-      }),
+      admission(predictor),
+      jsonBody(maxBodyBytes),
       async (req: Request, res: Response) => {
-        if (req.rawBody === undefined || req.rawBody.length === 0) throw new HttpProblem(400, EMPTY_BODY)
         const [first] = validate(req.body) ? [] : validate.errors ?? []
         if (first) throw new HttpProblem(422, validationDetail(first))
         const answer = await predictor.forward(
-          { body: req.rawBody, requestId: req.id, traceparent: traceparentOf(req.headers, traceSampled) },
+          { body: req.rawBody ?? Buffer.alloc(0), requestId: req.id, traceparent: traceparentOf(req.headers, traceSampled) },
           res,
           req.log,
         )

@@ -10,6 +10,8 @@ import metrics from './plugins/metrics.ts'
 import problems, { frameworkErrors } from './plugins/problems.ts'
 import requestId, { genReqId } from './plugins/request-id.ts'
 import upstream from './plugins/upstream.ts'
+import predictor from './plugins/predictor.ts'
+import chatRoutes from './routes/chat.ts'
 import healthRoutes from './routes/health.ts'
 import predictRoutes from './routes/predict.ts'
 import { createUpstream } from './upstream/index.ts'
@@ -49,12 +51,13 @@ export function buildApp(config: Config, options: AppOptions = {}): GatewayApp {
   void app.register(upstream, { create: options.createUpstream ?? ((deps) => createUpstream(config, deps)) })
   const authenticator = options.authenticator ?? createAuthenticator(config, logger.child({ component: 'auth' }))
   void app.register(healthRoutes, { authenticator })
-  void app.register(predictRoutes, {
+  void app.register(predictor, {
     authenticator,
     createRateLimiter: options.createRateLimiter ?? ((deps) => createRateLimiter(config, deps)),
-    maxRows: config.maxRows,
     maxInflight: config.maxInflight,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
   })
+  void app.register(predictRoutes, { maxRows: config.maxRows })
+  void app.register(chatRoutes, { config, options: options.chat })
   return app
 }

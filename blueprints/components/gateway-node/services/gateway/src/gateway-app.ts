@@ -10,6 +10,7 @@ import type { GatewayMetrics } from './metrics.ts'
 import type { Upstream, UpstreamDeps } from './upstream/upstream.ts'
 import type { Authenticator } from './auth/authenticator.ts'
 import type { RateLimiter, RateLimiterDeps } from './ratelimit/limiter.ts'
+import type { ChatOptions } from './chat/index.ts'
 
 export interface AppOptions {
   // Default: JSON lines on stdout at config.logLevel.
@@ -21,6 +22,9 @@ export interface AppOptions {
   // Default: the rate limiter of src/ratelimit/index.ts, built from the
   // config (undefined: callers are not limited).
   createRateLimiter?: (deps: RateLimiterDeps) => RateLimiter | undefined
+  // What the chat completions API is given instead of its defaults
+  // (src/chat/index.ts; nothing with streaming = false).
+  chat?: ChatOptions
 }
 
 export interface GatewayApp {

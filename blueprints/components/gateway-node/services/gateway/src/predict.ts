@@ -95,7 +95,8 @@ export class Predictor {
   // GATEWAY_MAX_INFLIGHT the answer is a fast 503, not a queue of 504s.
   // Returns the caller's name, for the request's log ('' when callers have
   // none); log is the request's logger.
-  async admit(headers: IncomingHttpHeaders, remoteAddress: string | undefined, res: ServerResponse, log: Log): Promise<string> {
+  // A request without a body (`json` false: GET) skips the media type.
+  async admit(headers: IncomingHttpHeaders, remoteAddress: string | undefined, res: ServerResponse, log: Log, { json = true } = {}): Promise<string> {
     const { drain, authenticator, rateLimiter, maxInflight } = this.#options
     drain.assertNotDraining()
     const caller = await authenticator.authenticate(headers, log)
@@ -104,7 +105,7 @@ export class Predictor {
         res.setHeader(name, value)
       }
     }
-    if (!isJsonContentType(headers['content-type'])) throw new HttpProblem(415, NOT_JSON_TYPE)
+    if (json && !isJsonContentType(headers['content-type'])) throw new HttpProblem(415, NOT_JSON_TYPE)
     if (this.#inflight >= maxInflight) {
       throw unavailable(`the gateway is answering its maximum of ${maxInflight} requests; retry later`)
     }
@@ -117,10 +118,18 @@ export class Predictor {
 
   // The upstream's answer, or undefined when the client went away first (the
   // connection closed before the answer was sent: the call is canceled).
-  // An upstream failure is a 502 or 504 problem; its cause stays in the logs
-  // (it names hosts, ports and error codes).
-  async forward(call: Omit<PredictCall, 'signal'>, res: ServerResponse, log: Log): Promise<UpstreamAnswer | undefined> {
-    const { upstream, metrics, upstreamTimeoutMs } = this.#options
+  forward(call: Omit<PredictCall, 'signal'>, res: ServerResponse, log: Log): Promise<UpstreamAnswer | undefined> {
+    const { upstream, upstreamTimeoutMs } = this.#options
+    return this.call(res, log, upstreamTimeoutMs, (signal) => upstream.predict({ ...call, signal }))
+  }
+
+  // One call upstream (a prediction, or another operation of the same
+  // transport), given a signal that aborts when the client goes away:
+  // its result, or undefined when the client went away first. An upstream
+  // failure is a 502 or 504 problem (`timeoutDetail` within `timeoutMs`);
+  // its cause stays in the logs (it names hosts, ports and error codes).
+  async call<T extends object>(res: ServerResponse, log: Log, timeoutMs: number, send: (signal: AbortSignal) => Promise<T>, timeoutDetail = 'the ML service did not answer'): Promise<T | undefined> {
+    const { metrics } = this.#options
     const gone = new AbortController()
     const onClose = () => {
       if (!res.writableFinished) gone.abort()
@@ -129,9 +138,9 @@ export class Predictor {
     const started = performance.now()
     const seconds = () => (performance.now() - started) / 1000
     try {
-      const answer = await upstream.predict({ ...call, signal: gone.signal })
-      metrics.observeUpstream(outcomeOf(answer.status), seconds())
-      return answer
+      const result = await send(gone.signal)
+      metrics.observeUpstream('status' in result && typeof result.status === 'number' ? outcomeOf(result.status) : 'ok', seconds())
+      return result
     } catch (err) {
       if (!(err instanceof UpstreamError)) throw err
       metrics.observeUpstream(err.kind, seconds())
@@ -140,7 +149,7 @@ export class Predictor {
         return undefined
       }
       const detail = err.kind === 'timeout'
-        ? `the ML service did not answer within ${upstreamTimeoutMs} ms`
+        ? `${timeoutDetail} within ${timeoutMs} ms`
         : 'the ML service could not be reached or failed'
       throw new HttpProblem(err.status, detail, { cause: err })
     } finally {

@@ -18,7 +18,12 @@ try {
 const app = buildApp(config)
 let metricsServer: Server | undefined
 
+// Once the drain has run out of time, how long the answers it cut get to
+// reach their clients before the process exits anyway.
+const CUT_GRACE_MS = 1000
+
 let stopping = false
+let cutOff = false
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (stopping) return
   stopping = true
@@ -27,8 +32,13 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   app.drain.shuttingDown = true
   app.log.info({ signal, drain_delay_ms: config.drainDelayMs }, 'shutting down')
   const timer = setTimeout(() => {
-    app.log.error({ timeout_ms: config.shutdownTimeoutMs }, 'drain timed out; exiting')
-    process.exit(1)
+    // Streams still running end with an event that says why; the drain
+    // then finishes, or is given up CUT_GRACE_MS later. Either way some
+    // answers were cut: exit 1.
+    app.log.error({ timeout_ms: config.shutdownTimeoutMs }, 'drain timed out; cutting what still runs')
+    cutOff = true
+    app.drain.cut()
+    setTimeout(() => process.exit(1), CUT_GRACE_MS)
   }, config.drainDelayMs + config.shutdownTimeoutMs)
   timer.unref()
   try {
@@ -38,7 +48,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     metricsServer?.closeAllConnections()
     metricsServer?.close()
     app.log.info('stopped')
-    process.exit(0)
+    process.exit(cutOff ? 1 : 0)
   } catch (err) {
     app.log.error({ err }, 'shutdown failed')
     process.exit(1)

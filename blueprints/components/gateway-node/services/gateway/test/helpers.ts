@@ -13,6 +13,7 @@ import type { GatewayApp } from '../src/gateway-app.ts'
 import type { PredictCall, Upstream, UpstreamAnswer, UpstreamDeps } from '../src/upstream/upstream.ts'
 import type { Authenticator } from '../src/auth/authenticator.ts'
 import type { RateLimiter } from '../src/ratelimit/limiter.ts'
+import type { ChatOptions } from '../src/chat/index.ts'
 import { AUTH_ENV, AUTH_HEADERS } from './auth-fixtures.ts'
 
 // What a gateway process needs to accept the predicts of predict() (its
@@ -68,6 +69,8 @@ export interface AppSetup {
   // Default: no limit (the rate limiter's own tests test it); null: the
   // rate limiter of src/ratelimit/, built from the config.
   rateLimiter?: RateLimiter | null
+  // What the chat completions API gets (streaming = true: its transport).
+  chat?: ChatOptions
   config?: Partial<Config>
 }
 
@@ -75,13 +78,14 @@ export interface AppSetup {
 export const ANYONE: Authenticator = { authenticate: () => '' }
 
 // The app listening on a free port of 127.0.0.1, closed after the test.
-export async function startApp(t: TestContext, { upstream = stubUpstream(), createUpstream, authenticator = ANYONE, rateLimiter, config = {} }: AppSetup = {}): Promise<Running> {
+export async function startApp(t: TestContext, { upstream = stubUpstream(), createUpstream, authenticator = ANYONE, rateLimiter, chat, config = {} }: AppSetup = {}): Promise<Running> {
   const create = createUpstream ?? (upstream === null ? undefined : () => upstream)
   const app = buildApp(testConfig(config), {
     logger: pino({ level: 'silent' }),
     ...(create ? { createUpstream: create } : {}),
     ...(authenticator ? { authenticator } : {}),
     ...(rateLimiter === null ? {} : { createRateLimiter: () => rateLimiter }),
+    ...(chat ? { chat } : {}),
   })
   t.after(() => app.close())
   await app.listen({ host: '127.0.0.1', port: 0 })

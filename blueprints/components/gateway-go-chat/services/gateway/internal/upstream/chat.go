@@ -60,7 +60,9 @@ type ChatTransport interface {
 	// Next gives that first event first, or the Reply to relay as
 	// Predict's (a 4xx problem; any other status is the caller's 502), or
 	// an error as Predict's (ErrTimeout -> 504; context.Canceled when the
-	// client went away; anything else -> 502).
+	// client went away; anything else -> 502). ctx bounds that wait only:
+	// the HTTP API cancels it once the first event came, and the Stream
+	// lives on until Close (each Next has its own ctx).
 	Stream(ctx context.Context, req ChatRequest) (Stream, *Reply, error)
 }
 

@@ -39,8 +39,8 @@ func TestLoadDefaults(t *testing.T) {
 		ShutdownTimeout: 10 * time.Second,
 		LogLevel:        slog.LevelInfo,
 	}
-	// Checked with each transport, auth and rate limit.
-	cfg.Upstream, cfg.Auth, cfg.RateLimit = Upstream{}, Auth{}, RateLimit{}
+	// Checked with each transport, auth, rate limit and chat API.
+	cfg.Upstream, cfg.Auth, cfg.RateLimit, cfg.Chat = Upstream{}, Auth{}, RateLimit{}, Chat{}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", cfg, want)
 	}
@@ -78,7 +78,7 @@ func TestLoadValues(t *testing.T) {
 		TraceSampled:    true,
 		LogLevel:        slog.LevelWarn,
 	}
-	cfg.Upstream, cfg.Auth, cfg.RateLimit = Upstream{}, Auth{}, RateLimit{}
+	cfg.Upstream, cfg.Auth, cfg.RateLimit, cfg.Chat = Upstream{}, Auth{}, RateLimit{}, Chat{}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", cfg, want)
 	}

@@ -25,9 +25,29 @@ export interface HttpUpstreamConfig {
   readonly upstreamTimeoutMs: number
 }
 
+// What the ML service's JSON answers may be.
+const ANSWER_TYPES = `${JSON_TYPE}, ${PROBLEM_TYPE}`
+
 type Request = Dispatcher.RequestOptions & { signal: AbortSignal }
 
-export function createHttpUpstream(config: HttpUpstreamConfig): Upstream {
+// The exchanges other parts of the gateway build on this transport (its chat
+// side): the same pools, headers and answer rules as predict's.
+export interface HttpExchange {
+  // method `path` (under ML_URL's base path) within the upstream budget,
+  // answered as predict's.
+  relay(method: 'GET' | 'POST', path: string, what: string, call: PredictCall): Promise<UpstreamAnswer>
+  // A non-200 answer as predict's (a relayed 4xx problem, else UpstreamError).
+  answerOf(res: Dispatcher.ResponseData): Promise<UpstreamAnswer>
+  // Sends a request whose answer may last (an event stream), with no time
+  // limit of undici's own: `signal` bounds it.
+  open(method: 'GET' | 'POST', path: string, call: PredictCall, accept: string, signal: AbortSignal): Promise<Dispatcher.ResponseData>
+}
+
+export interface HttpUpstream extends Upstream {
+  readonly exchange: HttpExchange
+}
+
+export function createHttpUpstream(config: HttpUpstreamConfig): HttpUpstream {
   const base = new URL(config.mlUrl)
   const prefix = base.pathname.replace(/\/+$/, '')
   const options = {
@@ -36,6 +56,10 @@ export function createHttpUpstream(config: HttpUpstreamConfig): Upstream {
     connectTimeout: Math.min(config.upstreamTimeoutMs + 1000, MAX_TIMER_MS),
   }
   const pool = new Pool(base.origin, { connections: 64, ...options })
+  // Long answers (event streams) hold their connection for as long as they
+  // last: they get a pool of their own, so they never make short requests
+  // wait. Its size is bounded by GATEWAY_MAX_INFLIGHT, not here.
+  const longPool = new Pool(base.origin, options)
 
   // One request on a connection of its own, closed once answered.
   function onNewConnection(request: Request): Promise<Dispatcher.ResponseData> {
@@ -50,9 +74,9 @@ export function createHttpUpstream(config: HttpUpstreamConfig): Upstream {
   // hop with a shorter keep-alive, a restart): nothing was answered, and a
   // prediction has no side effects, so it is sent once more, on a new
   // connection (the other idle ones may be closing too), within the budget.
-  async function send(request: Request): Promise<Dispatcher.ResponseData> {
+  async function send(request: Request, via: Pool = pool): Promise<Dispatcher.ResponseData> {
     try {
-      return await pool.request(request)
+      return await via.request(request)
     } catch (err) {
       const code = (err as { code?: string }).code
       if (request.signal.aborted || code === undefined || !CONNECTION_LOST.has(code)) throw err
@@ -85,34 +109,54 @@ export function createHttpUpstream(config: HttpUpstreamConfig): Upstream {
     }
   }
 
+  // The ML service's answer as predict's: { status, body, contentType }
+  // for 200 and the contract's 4xx problems; UpstreamError otherwise.
+  async function answerOf(res: Dispatcher.ResponseData): Promise<UpstreamAnswer> {
+    const contentType = res.statusCode === 200 ? JSON_TYPE : PROBLEM_TYPE
+    if (res.statusCode !== 200 && !(RELAYED_4XX.has(res.statusCode) && mediaType(res.headers) === PROBLEM_TYPE)) {
+      await res.body.dump()
+      throw new UpstreamError('server_error', `the ML service answered ${res.statusCode} (${mediaType(res.headers) || 'no Content-Type'})`)
+    }
+    const bytes = Buffer.from(await res.body.arrayBuffer())
+    return { status: res.statusCode, body: bytes, contentType }
+  }
+
+  function request(method: 'GET' | 'POST', path: string, call: PredictCall, accept: string, signal: AbortSignal): Request {
+    return {
+      origin: base.origin,
+      method,
+      path: `${prefix}${path}`,
+      headers: {
+        ...(method === 'POST' && { 'content-type': JSON_TYPE }),
+        accept,
+        'x-request-id': call.requestId,
+        traceparent: call.traceparent,
+      },
+      ...(method === 'POST' && { body: call.body }),
+      signal,
+    }
+  }
+
+  // One JSON exchange within the budget, answered as predict's.
+  function relay(method: 'GET' | 'POST', path: string, what: string, call: PredictCall): Promise<UpstreamAnswer> {
+    return withBudget(what, call.signal, async (signal) => answerOf(await send(request(method, path, call, ANSWER_TYPES, signal))))
+  }
+
   return {
     async start() {},
 
     // Resolves to { status, body, contentType } for 200 and the contract's
     // 4xx answers; throws UpstreamError otherwise.
-    predict({ body, requestId, traceparent, signal: cancel }: PredictCall): Promise<UpstreamAnswer> {
-      return withBudget('the prediction', cancel, async (signal) => {
-        const res = await send({
-          origin: base.origin,
-          method: 'POST',
-          path: `${prefix}/v1/predict`,
-          headers: {
-            'content-type': JSON_TYPE,
-            accept: `${JSON_TYPE}, ${PROBLEM_TYPE}`,
-            'x-request-id': requestId,
-            traceparent,
-          },
-          body,
-          signal,
-        })
-        const contentType = res.statusCode === 200 ? JSON_TYPE : PROBLEM_TYPE
-        if (res.statusCode !== 200 && !(RELAYED_4XX.has(res.statusCode) && mediaType(res.headers) === PROBLEM_TYPE)) {
-          await res.body.dump()
-          throw new UpstreamError('server_error', `the ML service answered ${res.statusCode} (${mediaType(res.headers) || 'no Content-Type'})`)
-        }
-        const bytes = Buffer.from(await res.body.arrayBuffer())
-        return { status: res.statusCode, body: bytes, contentType }
-      })
+    predict(call: PredictCall): Promise<UpstreamAnswer> {
+      return relay('POST', '/v1/predict', 'the prediction', call)
+    },
+
+    exchange: {
+      relay,
+      answerOf,
+      open(method, path, call, accept, signal) {
+        return send({ ...request(method, path, call, accept, signal), headersTimeout: 0, bodyTimeout: 0 }, longPool)
+      },
     },
 
     // Resolves when GET /readyz on the ML service answers 200.
@@ -127,11 +171,11 @@ export function createHttpUpstream(config: HttpUpstreamConfig): Upstream {
     },
 
     async close() {
-      await pool.close()
+      await Promise.all([pool.close(), longPool.close()])
     },
   }
 }
 
-function mediaType(headers: IncomingHttpHeaders): string {
+export function mediaType(headers: IncomingHttpHeaders): string {
   return (headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? ''
 }

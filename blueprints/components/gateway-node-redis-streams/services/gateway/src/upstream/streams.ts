@@ -31,15 +31,39 @@ export interface StreamsUpstreamConfig {
 export interface StreamsUpstream extends Upstream {
   readonly requestStream: string
   readonly replyStream: string
+  readonly exchange: StreamsExchange
+}
+
+// An entry of the reply stream: its fields by name.
+export type ReplyFields = ReadonlyMap<string, string>
+
+// Who waits for the entries of one correlation id.
+export interface Route {
+  // Each entry for the id, in the order read. It must not block: the one
+  // reader serves every request of this instance.
+  entry(fields: ReplyFields): void
+  // The transport closes: no entry will come.
+  closed(err: UpstreamError): void
+}
+
+// The exchanges other parts of the gateway build on this transport (its
+// chat side): the same streams, reader and reply rules as predict's.
+export interface StreamsExchange {
+  readonly streamPrefix: string
+  // The client for commands (never the reader's blocking connection).
+  readonly commands: Redis
+  // One request, one reply, within the upstream budget: as predict's.
+  request(op: string, call: PredictCall): Promise<UpstreamAnswer>
+  // XADDs a request entry of `op`, with deadline_ms `budgetMs` from now,
+  // and routes the entries that come for its id to `route` until unroute().
+  // `sent` settles with the XADD (UpstreamError 'unavailable' when it failed).
+  send(op: string, call: PredictCall, budgetMs: number, route: Route): { id: string; sent: Promise<void> }
+  unroute(id: string): void
+  // An ordinary reply's answer, as predict's (throws UpstreamError).
+  answerOf(fields: ReplyFields): UpstreamAnswer
 }
 
 type Timeouts = Pick<RedisOptions, 'commandTimeout' | 'socketTimeout' | 'blockingTimeout'>
-
-interface Waiter {
-  resolve: (answer: UpstreamAnswer) => void
-  reject: (err: UpstreamError) => void
-  timer: NodeJS.Timeout
-}
 
 // XREAD's answer: [[stream, [[entry id, [field, value, ...]], ...]], ...] or null.
 type XreadResult = [string, [string, string[]][]][] | null
@@ -60,37 +84,81 @@ export function createStreamsUpstream(config: StreamsUpstreamConfig, { log, onDr
     blockingTimeout: BLOCK_MS + 1000,
     socketTimeout: BLOCK_MS + 2000,
   })
-  const pending = new Map<string, Waiter>() // correlation id -> waiter
+  const routes = new Map<string, Route>() // correlation id -> who waits
   const stopping = new AbortController() // aborted by close()
   const stopped = () => stopping.signal.aborted
   let readLoop: Promise<void> = Promise.resolve()
   let refreshTimer: NodeJS.Timeout | undefined
   let nextTtlRefresh = 0
 
-  function deliver(fields: string[]): void {
-    const reply = new Map<string, string>()
-    for (let i = 0; i + 1 < fields.length; i += 2) reply.set(fields[i] ?? '', fields[i + 1] ?? '')
-    const id = reply.get('id') ?? ''
-    const waiter = pending.get(id)
-    if (!waiter) {
+  function deliver(list: string[]): void {
+    const fields = new Map<string, string>()
+    for (let i = 0; i + 1 < list.length; i += 2) fields.set(list[i] ?? '', list[i + 1] ?? '')
+    const id = fields.get('id') ?? ''
+    const route = routes.get(id)
+    if (!route) {
       onDroppedReply()
       log.debug({ correlation_id: id }, 'dropped a reply nobody waits for')
       return
     }
-    pending.delete(id)
-    clearTimeout(waiter.timer)
+    route.entry(fields)
+  }
+
+  function answerOf(reply: ReplyFields): UpstreamAnswer {
     const status = Number(reply.get('status'))
     const body = reply.get('body')
     if (!Number.isInteger(status) || status < 200 || status > 599 || body === undefined) {
-      waiter.reject(new UpstreamError('bad_response', 'the worker sent a malformed reply'))
-      return
+      throw new UpstreamError('bad_response', 'the worker sent a malformed reply')
     }
     if (status >= 500 && status !== 504) {
       // A request the worker could not answer (a dead letter): 502, as over HTTP.
-      waiter.reject(new UpstreamError('server_error', `the worker answered ${status}`))
-      return
+      throw new UpstreamError('server_error', `the worker answered ${status}`)
     }
-    waiter.resolve({ status, body: Buffer.from(body), contentType: status < 300 ? JSON_TYPE : PROBLEM_TYPE })
+    return { status, body: Buffer.from(body), contentType: status < 300 ? JSON_TYPE : PROBLEM_TYPE }
+  }
+
+  function send(op: string, { body, requestId, traceparent }: PredictCall, budgetMs: number, route: Route): { id: string; sent: Promise<void> } {
+    if (stopped()) throw new UpstreamError('unavailable', 'the gateway is shutting down')
+    if (commands.status !== 'ready') {
+      throw new UpstreamError('unavailable', `Redis is not connected (${commands.status})`)
+    }
+    const id = randomBytes(16).toString('hex')
+    routes.set(id, route)
+    const sent = commands.xadd(
+      requestStream, 'MAXLEN', '~', config.streamMaxlen, '*',
+      'id', id,
+      'op', op,
+      'request_id', requestId,
+      'reply_to', replyStream,
+      'deadline_ms', String(Date.now() + budgetMs),
+      'payload', body,
+      'traceparent', traceparent,
+    ).then(
+      () => {},
+      (err: unknown) => {
+        throw new UpstreamError('unavailable', `XADD to Redis failed: ${(err as Error).message}`, { cause: err })
+      },
+    )
+    return { id, sent }
+  }
+
+  // One reply within the upstream budget, however long Redis takes to
+  // answer the XADD: the timer bounds the whole request.
+  async function request(op: string, call: PredictCall): Promise<UpstreamAnswer> {
+    const { promise, resolve, reject } = Promise.withResolvers<ReplyFields>()
+    const timer = setTimeout(() => {
+      reject(new UpstreamError('timeout', `no reply from a worker within ${config.upstreamTimeoutMs} ms`))
+    }, config.upstreamTimeoutMs)
+    let id: string | undefined
+    try {
+      const sending = send(op, call, config.upstreamTimeoutMs, { entry: resolve, closed: reject })
+      id = sending.id
+      sending.sent.catch(reject) // unless answered, or timed out, already
+      return answerOf(await promise)
+    } finally {
+      clearTimeout(timer)
+      if (id !== undefined) routes.delete(id)
+    }
   }
 
   async function readReplies(): Promise<void> {
@@ -153,40 +221,18 @@ export function createStreamsUpstream(config: StreamsUpstreamConfig, { log, onDr
       readLoop = readReplies()
     },
 
+    exchange: {
+      streamPrefix: config.streamPrefix,
+      commands,
+      request,
+      send,
+      unroute: (id) => routes.delete(id),
+      answerOf,
+    },
+
     // Resolves to the worker's reply; throws UpstreamError.
-    async predict({ body, requestId, traceparent }: PredictCall): Promise<UpstreamAnswer> {
-      if (stopped()) throw new UpstreamError('unavailable', 'the gateway is shutting down')
-      if (commands.status !== 'ready') {
-        throw new UpstreamError('unavailable', `Redis is not connected (${commands.status})`)
-      }
-      const id = randomBytes(16).toString('hex')
-      const deadline = Date.now() + config.upstreamTimeoutMs
-      const answer = new Promise<UpstreamAnswer>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(id)
-          reject(new UpstreamError('timeout', `no reply from a worker within ${config.upstreamTimeoutMs} ms`))
-        }, config.upstreamTimeoutMs)
-        pending.set(id, { resolve, reject, timer })
-      })
-      answer.catch(() => {}) // handled by the caller; never unhandled meanwhile
-      // Not awaited: the timer above bounds the whole request, XADD included,
-      // however long Redis takes to answer it.
-      commands.xadd(
-        requestStream, 'MAXLEN', '~', config.streamMaxlen, '*',
-        'id', id,
-        'request_id', requestId,
-        'reply_to', replyStream,
-        'deadline_ms', String(deadline),
-        'payload', body,
-        'traceparent', traceparent,
-      ).catch((err: unknown) => {
-        const waiter = pending.get(id)
-        if (!waiter) return // answered, or timed out, already
-        clearTimeout(waiter.timer)
-        pending.delete(id)
-        waiter.reject(new UpstreamError('unavailable', `XADD to Redis failed: ${(err as Error).message}`, { cause: err }))
-      })
-      return answer
+    predict(call: PredictCall): Promise<UpstreamAnswer> {
+      return request('predict', call)
     },
 
     // Resolves when a request would be answered: Redis answers within the
@@ -216,11 +262,10 @@ export function createStreamsUpstream(config: StreamsUpstreamConfig, { log, onDr
     async close() {
       stopping.abort()
       clearInterval(refreshTimer)
-      for (const [id, waiter] of pending) {
-        clearTimeout(waiter.timer)
-        pending.delete(id)
-        waiter.reject(new UpstreamError('unavailable', 'the gateway is shutting down'))
+      for (const route of [...routes.values()]) {
+        route.closed(new UpstreamError('unavailable', 'the gateway is shutting down'))
       }
+      routes.clear()
       reader.disconnect() // ends the blocking XREAD at once
       // ...except while ioredis waits to reconnect: then the XREAD queued
       // offline never settles, so do not wait for it forever.
