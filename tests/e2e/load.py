@@ -19,12 +19,23 @@ its budget in Redis, none is refused. `--against KEY=VALUE` measures each
 combination a second time with those answers added, in the same run, and
 prints the ratio: `--against auth=none --against rate_limit=0` is what the
 gateway's edge duties cost.
+
+`--sse` measures chat streams instead (no wrk): `--streams` (default 32)
+concurrent clients, asyncio over raw sockets, each asking for one streamed
+completion after the other (`--max-tokens`, default 64) for the duration;
+the table shows, per combination side by side, the time to first token
+(median, p99) and the tokens per second (all streams together, and the
+median stream's).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
+import statistics
+import time
 import re
 import shutil
 import signal
@@ -97,6 +108,116 @@ def wrk(url: str, lua: Path, duration: int, conns: int, threads: int) -> tuple[d
     return parse_wrk(out), out
 
 
+async def _one_stream(host: str, port: int, head: bytes, body: bytes) -> tuple[float, int, float]:
+    """One streamed completion: (time to first event, events, seconds from
+    the first event to the last)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        t0 = time.monotonic()
+        writer.write(head + body)
+        await writer.drain()
+        status = await reader.readline()
+        if b" 200 " not in status:
+            raise RuntimeError(status.decode(errors="replace").strip())
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass  # headers; the body is chunked: sizes and data, split below
+        first = last = 0.0
+        events, pending = 0, b""
+        while True:
+            size = int((await reader.readline()).split(b";")[0], 16)
+            if size == 0:
+                break
+            pending += (await reader.readexactly(size + 2))[:-2]
+            while b"\n\n" in pending:
+                event, _, pending = pending.partition(b"\n\n")
+                if event == b"data: [DONE]":
+                    continue
+                last = time.monotonic()
+                first = first or last
+                events += 1
+        return first - t0, events, last - first
+    finally:
+        writer.close()
+
+
+async def _sse_clients(url: str, auth: str | None, duration: float, n: int, max_tokens: int):
+    host, _, port = url.removeprefix("http://").partition(":")
+    body = json.dumps(
+        {
+            "model": "ngram",
+            "stream": True,
+            "max_completion_tokens": max_tokens,
+            "messages": [{"role": "user", "content": "What does a module hold?"}],
+        }
+    ).encode()
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: load\r\nContent-Type: application/json\r\n"
+        + (f"Authorization: {auth}\r\n" if auth else "")
+        + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    ttfts: list[float] = []
+    rates: list[float] = []
+    tokens = errors = 0
+    end = time.monotonic() + duration
+
+    async def client() -> None:
+        nonlocal tokens, errors
+        while time.monotonic() < end:
+            try:
+                ttft, events, spread = await _one_stream(host, int(port), head, body)
+            except (OSError, RuntimeError, ValueError, asyncio.IncompleteReadError):
+                errors += 1
+                continue
+            ttfts.append(ttft)
+            tokens += events
+            if events > 1 and spread > 0:
+                rates.append((events - 1) / spread)
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(client() for _ in range(n)))
+    wall = time.monotonic() - t0
+    ttfts.sort()
+
+    def pct(q: float) -> float:
+        return ttfts[min(len(ttfts) - 1, int(q * len(ttfts)))] * 1000 if ttfts else float("nan")
+
+    return {
+        "streams": len(ttfts),
+        "ttft_p50": pct(0.5),
+        "ttft_p99": pct(0.99),
+        "tok_s": tokens / wall,
+        "stream_tok_s": statistics.median(rates) if rates else float("nan"),
+        "errors": errors,
+    }
+
+
+def sse_load(url: str, auth: str | None, duration: float, n: int, max_tokens: int) -> dict:
+    return asyncio.run(_sse_clients(url, auth, duration, n, max_tokens))
+
+
+def print_sse(rows, args) -> None:
+    print(
+        f"\n{args.streams} concurrent streams for {args.duration}s (after {args.warmup}s warm-up), "
+        f"POST /v1/chat/completions stream true, max_completion_tokens {args.max_tokens}, "
+        f"ML_CHAT_TOKEN_DELAY_MS {args.token_delay_ms}, "
+        f"{os.cpu_count()} cores shared by the clients and all services\n"
+    )
+    head = (
+        f"{'combination':<26} {'streams':>8} {'TTFT p50 ms':>12} {'TTFT p99 ms':>12} "
+        f"{'tokens/s':>9} {'per stream':>11} {'errors':>7}"
+    )
+    print(head)
+    print("-" * len(head))
+    for name, r in rows:
+        if r is None:
+            print(f"{name:<26} {'(did not start: see the checks above)':>45}")
+            continue
+        print(
+            f"{name:<26} {r['streams']:>8} {r['ttft_p50']:>12.1f} {r['ttft_p99']:>12.1f} "
+            f"{r['tok_s']:>9.0f} {r['stream_tok_s']:>11.1f} {r['errors']:>7}"
+        )
+
+
 def main() -> int:
     # The api-key combinations (a third element names another auth mode).
     names = [combo_name(*c) for c in COMBOS if len(c) == 2]
@@ -117,6 +238,15 @@ def main() -> int:
         "and print the ratio (e.g. --against auth=none --against rate_limit=0)",
     )
     p.add_argument("--skip-deps", action="store_true")
+    p.add_argument("--sse", action="store_true", help="measure chat streams instead (no wrk)")
+    p.add_argument("--streams", type=int, default=32, help="--sse: concurrent streams (default 32)")
+    p.add_argument("--max-tokens", type=int, default=64, help="--sse: tokens per completion")
+    p.add_argument(
+        "--token-delay-ms",
+        type=int,
+        default=10,
+        help="--sse: the ML's ML_CHAT_TOKEN_DELAY_MS (default 10, an LLM's pace; 0: the relay's own)",
+    )
     args = p.parse_args()
     chosen = [ALIASES.get(c, c) for c in (args.combo or names)]
     for c in chosen:
@@ -126,9 +256,10 @@ def main() -> int:
     cache = cache_dir()
     os.environ["PATH"] = f"{cache / 'bin'}{os.pathsep}{os.environ['PATH']}"
     if not args.skip_deps:
-        subprocess.run(["bash", str(REPO / "scripts" / "e2e-deps.sh"), "--load"], check=True)
+        load = [] if args.sse else ["--load"]
+        subprocess.run(["bash", str(REPO / "scripts" / "e2e-deps.sh"), *load], check=True)
     braid = find_braid()
-    if braid is None or shutil.which("wrk") is None:
+    if braid is None or (shutil.which("wrk") is None and not args.sse):
         print("need the braid binary (BRAID_BIN) and wrk (scripts/e2e-deps.sh --load)")
         return 2
     signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -154,6 +285,7 @@ def main() -> int:
     def measure(gateway: str, transport: str, name: str, answers: list[str]) -> dict | None:
         c = Combo(ctx, gateway, transport, name=name)
         c.answers = answers
+        c.chat_env["ML_CHAT_TOKEN_DELAY_MS"] = str(args.token_delay_ms)
         lua = plain_lua
         c.root.mkdir(parents=True, exist_ok=True)
         try:
@@ -164,6 +296,13 @@ def main() -> int:
                 ok = c.ml_ok and c.gw_ok and c.start()
             if not ok:
                 return None
+            if args.sse:
+                base = c.gateways["main"][1]
+                if args.warmup:
+                    sse_load(base, c.authorization(), args.warmup, args.streams, args.max_tokens)
+                res = sse_load(base, c.authorization(), args.duration, args.streams, args.max_tokens)
+                print(f"{name}: {res}", flush=True)
+                return res
             url = c.gateways["main"][1] + "/v1/predict"
             if header := c.authorization():
                 lua = c.root / "post.lua"  # the same request, with the credential
@@ -195,6 +334,9 @@ def main() -> int:
         if lock is not None:
             lock.close()
 
+    if args.sse:
+        print_sse(rows, args)
+        return 0 if all(r is not None for _, r in rows) else 1
     print(
         f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
         f"(after {args.warmup}s warm-up), POST /v1/predict one iris row, "

@@ -174,7 +174,8 @@ def prune_venvs(venvs: Path, keep: int = 6) -> None:
     )
     complete = {p.parent for p in stamps[:keep]}
     for d in venvs.iterdir():
-        if d.is_dir() and d not in complete:
+        # openai-VERSION: the SDK of the chat phase (harness/chat.py), one for all
+        if d.is_dir() and d not in complete and not d.name.startswith("openai-"):
             shutil.rmtree(d, ignore_errors=True)
 
 

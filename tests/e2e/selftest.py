@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from fakes.fake_services import fake_gateway, fake_ml  # noqa: E402
-from harness import contract, procs, streams  # noqa: E402
+from harness import chat, contract, procs, streams  # noqa: E402
 from harness.combo import Combo  # noqa: E402
 from harness.httpc import Resp, request  # noqa: E402
 from harness.redisc import start_redis  # noqa: E402
@@ -253,6 +253,235 @@ class StreamsLogicOnFakes(unittest.TestCase):
             ml.close()
         self.assertEqual(calls, ["kill", "start"])
         self.assertIn("120 answered", detail)
+
+
+class FakeSSE:
+    """A gateway's chat stream (with the ML service's metrics), faithful or
+    broken in one way: `delay` between events (0: all in one write, as a
+    buffering gateway would), `spaced` (JSON with spaces), `no_done`,
+    `ignore_cancel` (generates on when the client is gone)."""
+
+    def __init__(
+        self, tokens=30, delay=0.01, spaced=False, no_done=False, chunked=True, ignore_cancel=False,
+        queue=None,
+    ):  # fmt: skip
+        import http.server
+        import socketserver
+        import threading
+
+        fake = self
+        self.cancelled = self.made = 0
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def reply(self, ctype, body):
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self.reply(
+                    "text/plain",
+                    f"ml_chat_streams_cancelled_total {float(fake.cancelled)}\n"
+                    f"ml_chat_tokens_total {float(fake.made)}\n".encode(),
+                )
+
+            def do_POST(self):
+                req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                rid = self.headers.get("X-Request-ID", "r1")
+                n_tokens = min(req.get("max_completion_tokens") or tokens, 20_000)
+                if not req.get("stream"):
+                    choice = {"index": 0, "message": {"role": "assistant", "content": " w"},
+                              "logprobs": None, "finish_reason": "length"}  # fmt: skip
+                    self.reply("application/json", json.dumps({"choices": [choice]}).encode())
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("X-Accel-Buffering", "no")
+                self.send_header("X-Request-ID", rid)
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                sep = (", ", ": ") if spaced else (",", ":")
+                events = []
+                for n in range(n_tokens + 1):
+                    delta = {} if n == n_tokens else {"content": f" w{n}"}
+                    if n == 0:
+                        delta = {"role": "assistant", **delta}
+                    chunk = {
+                        "id": f"chatcmpl-{rid}", "object": "chat.completion.chunk",
+                        "created": 1, "model": "ngram",
+                        "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                     "finish_reason": "length" if n == n_tokens else None}],
+                    }
+                    events.append(b"data: " + json.dumps(chunk, separators=sep).encode() + b"\n\n")
+                if not no_done:
+                    events.append(b"data: [DONE]\n\n")
+                if queue is not None:
+                    return self.bounded(events)
+                writes = events if delay else [b"".join(events)]
+                gone = False
+                for w in writes:
+                    if chunked:
+                        w = b"%x\r\n" % len(w) + w + b"\r\n"
+                    try:
+                        if not gone:
+                            self.wfile.write(w)
+                            self.wfile.flush()
+                    except (BrokenPipeError, ConnectionResetError):
+                        gone = True  # the client hung up: a model stops here
+                        fake.cancelled += 1
+                        if not ignore_cancel:
+                            break
+                    fake.made += 1
+                    time.sleep(delay)
+                if chunked and not gone:
+                    self.wfile.write(b"0\r\n\r\n")
+                self.close_connection = True
+
+            def bounded(self, events):
+                """A gateway's bounded queue between a model that makes
+                events at once and this client: one more than `queue`
+                waiting ends the stream with slow_reader."""
+                import collections
+
+                waiting, lock, over = collections.deque(), threading.Lock(), threading.Event()
+
+                def produce():
+                    for e in events:
+                        with lock:
+                            if len(waiting) >= queue:
+                                over.set()
+                                fake.cancelled += 1
+                                return
+                            waiting.append(e)
+                        fake.made += 1
+
+                threading.Thread(target=produce, daemon=True).start()
+                while True:
+                    with lock:
+                        e = waiting.popleft() if waiting and not over.is_set() else None
+                    if e is None and over.is_set():
+                        e = chat.SLOW_READER_EVENT
+                    if e is not None:
+                        self.wfile.write(b"%x\r\n" % len(e) + e + b"\r\n")
+                    if e == chat.SLOW_READER_EVENT or (e is None and fake.made == len(events)):
+                        break
+                    if e is None:
+                        time.sleep(0.001)
+                self.wfile.write(b"0\r\n\r\n")
+
+        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.server = S(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class MlOnce(unittest.TestCase):
+    """The ML service's checks run once per services/ml, names aside."""
+
+    def fingerprint(self, root: Path, project: str, extra: str = "") -> str:
+        pkg = project.replace("-", "_")
+        title = " ".join(w.capitalize() for w in project.split("-"))
+        ml = root / project / "services" / "ml"
+        (ml / "src" / pkg).mkdir(parents=True)
+        (ml / "src" / pkg / "__init__.py").write_text(f'"""{title} ML."""\nNAME = "{project}"\n{extra}')
+        (ml / ".mypy_cache").mkdir()
+        (ml / ".mypy_cache" / project).write_text(project)  # caches do not count
+        c = Combo.__new__(Combo)
+        c.project, c.ml = project, ml
+        return c.ml_fingerprint()
+
+    def test_names_aside_equal_else_not(self):
+        with tempfile.TemporaryDirectory() as d:
+            a = self.fingerprint(Path(d), "e2e-go-http")
+            b = self.fingerprint(Path(d), "e2e-node-http-jwt")
+            c = self.fingerprint(Path(d), "e2e-go-streams", extra="x = 1\n")
+        self.assertEqual(a, b)
+        self.assertNotEqual(a, c)
+
+
+class ChatChecksOnFakes(unittest.TestCase):
+    """harness/chat.py's raw SSE client and stream checks."""
+
+    def test_streaming_off_pairs_with_auth_none(self):
+        from harness.combo import COMBOS, STREAMING_OFF, combo_name
+
+        names = {combo_name(*c) for c in COMBOS}
+        self.assertEqual(STREAMING_OFF, {"node-http-none", "go-redis-streams-none"})
+        self.assertLessEqual(STREAMING_OFF, names)
+        ctx = type("Ctx", (), {"rep": quiet(), "work": Path(tempfile.gettempdir())})()
+        off, on = Combo(ctx, "node", "http", "none"), Combo(ctx, "node", "http")
+        self.assertEqual((off.streaming, on.streaming), (False, True))
+        self.assertIn("chat-off", off.phases)
+        self.assertIn("chat", on.phases)
+
+    def check(self, fake, tokens=30):
+        body = chat.chat_body(stream=True, max_completion_tokens=tokens)
+        s = chat.stream(fake.url, body, {"X-Request-ID": "rid-1"})
+        chunks = chat.check_framing(s, "rid-1", tokens)
+        return s, chunks
+
+    def test_faithful_stream_passes(self):
+        for chunked in (True, False):
+            with FakeSSE(chunked=chunked) as fake:
+                s, chunks = self.check(fake)
+            self.assertEqual(len(chunks), 31)
+            self.assertGreater(s.times[-1] - s.times[0], 0.2)
+
+    def test_framing_faults_fail(self):
+        for broken in ({"spaced": True}, {"no_done": True}):
+            with FakeSSE(**broken) as fake, self.assertRaises(CheckFailed, msg=broken):
+                self.check(fake)
+
+    def test_a_buffered_stream_is_seen(self):
+        with FakeSSE(delay=0) as fake:
+            s, chunks = self.check(fake)
+        self.assertEqual(len(chunks), 31)
+        self.assertLess(s.times[-1] - s.times[0], 0.05)
+        self.assertEqual(len({round(t, 3) for t in s.times}), 1)
+
+    def test_a_hang_up_must_stop_the_generation(self):
+        with FakeSSE(delay=0.01) as fake:
+            detail = chat.disconnect(None, fake.url, fake.url)
+        self.assertIn("cancel counted", detail)
+        with FakeSSE(delay=0.01, ignore_cancel=True) as fake:
+            with self.assertRaisesRegex(CheckFailed, "ml_chat_tokens_total went on"):
+                chat.disconnect(None, fake.url, fake.url)
+
+    def test_a_client_that_does_not_read_gets_slow_reader(self):
+        with FakeSSE(queue=8, delay=0) as fake:
+            detail = chat.slow_reader(None, fake.url, fake.url)
+        self.assertIn("then slow_reader", detail)
+
+    def test_a_client_may_stop_after_a_few_events(self):
+        with FakeSSE(delay=0.02) as fake:
+            c = chat.SSEClient(fake.url)
+            try:
+                started = c.send("/v1/chat/completions", chat.chat_body(stream=True))
+                s = c.events(c.head(started), limit=3)
+            finally:
+                c.close()
+        self.assertEqual(len(s.events), 3)
+        self.assertFalse(s.complete)
 
 
 if __name__ == "__main__":

@@ -129,7 +129,7 @@ def static(combo: Combo) -> None:
 
 
 def lint(combo: Combo) -> None:
-    combo.check(
+    combo.ml_once(
         "ml: mypy --strict (pyproject.toml)",
         lambda: must(combo.run(["python", "-m", "mypy"], combo.ml, timeout=600)),
     )
@@ -153,7 +153,7 @@ def make_test_without_redis_url(combo: Combo) -> None:
         expect(" passed" in summary[-1], summary[-1])
         return summary[-1]
 
-    combo.check("make test-ml without REDIS_URL: the Redis tests run (own redis-server)", go)
+    combo.ml_once("make test-ml without REDIS_URL: the Redis tests run (own redis-server)", go)
 
 
 def make_dev(combo: Combo) -> None:

@@ -101,8 +101,12 @@ class Reporter:
         "test",
         "start",
         "contract",
+        "jwt",
+        "ratelimit",
+        "chat",
         "streams",
         "shutdown",
+        "make-dev",
     ]
 
     def timing_table(self) -> str:
