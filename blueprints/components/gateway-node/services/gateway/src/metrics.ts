@@ -38,7 +38,7 @@ export class GatewayMetrics {
     })
     this.#upstream = new client.Counter({
       name: 'gateway_upstream_requests_total',
-      help: 'Predictions sent upstream, by outcome (ok, client_error, server_error, timeout, unavailable, canceled).',
+      help: 'API requests sent upstream, by outcome (ok, client_error, server_error, timeout, unavailable, canceled).',
       labelNames: ['outcome'] as const,
       registers,
     })
@@ -57,7 +57,7 @@ export class GatewayMetrics {
     const inflight = () => this.#inflight()
     new client.Gauge({
       name: 'gateway_inflight_requests',
-      help: 'Predictions being answered now (GATEWAY_MAX_INFLIGHT caps them).',
+      help: 'API requests being answered now (GATEWAY_MAX_INFLIGHT caps them).',
       registers,
       collect() {
         this.set(inflight())

@@ -52,11 +52,11 @@ func New() *Metrics {
 		}),
 		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_upstream_requests_total",
-			Help: "Predict requests sent to the ML service, by outcome.",
+			Help: "API requests sent to the ML service, by outcome.",
 		}, []string{"outcome"}),
 		upstreamDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "gateway_upstream_request_duration_seconds",
-			Help:    "Time the ML service took to answer predict requests.",
+			Help:    "Time the ML service took to answer API requests.",
 			Buckets: prometheus.DefBuckets,
 		}),
 		droppedReplies: prometheus.NewCounter(prometheus.CounterOpts{
