@@ -201,6 +201,31 @@ fn no_selected_template_renders_empty_in_any_combination() {
     }
 }
 
+/// Root templates fill placeholders that components' provided texts carry
+/// (`@auth-header@`, `@sdk-api-key@`, `@model-users@`: a provided value
+/// cannot read another component's): none may reach a rendered file.
+#[test]
+fn no_provided_placeholder_survives_a_render() {
+    let placeholder = regex::Regex::new(r"@[a-z]+(-[a-z]+)+@").unwrap();
+    let library = Library::new(&[]).unwrap();
+    for name in library.names() {
+        let bp = library.load(&name).unwrap();
+        for answers in combinations(&bp) {
+            let files = render(&bp, &answers).unwrap_or_else(|e| panic!("{name} {:?}: {e}", answers.0));
+            for (path, file) in &files {
+                let text = String::from_utf8_lossy(&file.bytes);
+                if let Some(m) = placeholder.find(&text) {
+                    panic!(
+                        "{name} {:?}: {path} holds the unfilled placeholder {}",
+                        answers.0,
+                        m.as_str()
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// A `.gitignore` inside `blueprints/` would apply to braid's own repository
 /// and silently drop blueprint sources from commits (a `.env*` rule once hid
 /// `.env.example.j2`). Blueprints ship them as `.gitignore.j2`, which renders
