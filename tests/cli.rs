@@ -32,7 +32,7 @@ fn list_shows_embedded_and_user_blueprints() {
         .arg("list")
         .stdout(
             "demo        1.2.0    A small blueprint that exercises every feature of the engine\n\
-             ml-gateway  0.1.0    Python (FastAPI) ML service behind a Go or Node.js gateway, joined by HTTP or Redis Streams\n",
+             ml-gateway  0.1.0    Python (FastAPI) ML service behind a Go or Node.js gateway, joined by HTTP, Redis Streams, RabbitMQ or Kafka\n",
         )
         .run();
 }
