@@ -122,9 +122,9 @@ export function createKafkaUpstream(config: KafkaUpstreamConfig, { log, onDroppe
   // Linger: none. Each send() is one Produce request, acknowledged by all
   // in-sync replicas; idempotence makes the client's own retries safe.
   const producer = new Producer({ ...common, clientId, idempotent: true, acks: ProduceAcks.ALL, retries: 1, retryDelay: BACKOFF_MIN_MS })
-  // Used for metadata, offsets and Fetch only: it never joins a group (the
-  // client requires a group name all the same).
-  const reader = new Consumer({ ...common, clientId: `${clientId}-replies`, groupId: `${topics.group}.unused-${config.instanceId}`, retries: false })
+  // Used for metadata, offsets and Fetch only: it never joins a group, so
+  // the broker never sees the group name the client requires.
+  const reader = new Consumer({ ...common, clientId: `${clientId}-replies`, groupId: `${config.busPrefix}.gateway.${config.instanceId}`, retries: false })
   const admin = new Admin({ ...common, clientId: `${clientId}-admin`, retries: false })
 
   const routes = new Map<string, Route>() // correlation id -> who waits
@@ -133,6 +133,7 @@ export function createKafkaUpstream(config: KafkaUpstreamConfig, { log, onDroppe
   let replyPartition: number | undefined
   let offset = 0n // the next offset of the reply partition to read
   let connected = false
+  let everConnected = false
   let readLoop: Promise<void> = Promise.resolve()
   let readiness: { at: number; check: Promise<void> } | undefined
   // Settles when the reader first connected, or gave up START_TRIES times.
@@ -141,6 +142,7 @@ export function createKafkaUpstream(config: KafkaUpstreamConfig, { log, onDroppe
   function markUp(): void {
     if (!connected) log.info({ reply_partition: replyPartition }, 'Kafka connection up')
     connected = true
+    everConnected = true
     started.resolve(undefined)
   }
 
@@ -222,12 +224,21 @@ export function createKafkaUpstream(config: KafkaUpstreamConfig, { log, onDroppe
         if (findErrorBy(err as Error, 'apiId', 'OFFSET_OUT_OF_RANGE') && replyPartition !== undefined) {
           // The partition was emptied by retention, or made anew: what is
           // left to read starts at its end.
-          log.warn({ err }, 'the reply offset is out of range; reading on from the end')
-          offset = await endOffset(replyPartition).catch(() => offset)
-          continue
+          try {
+            offset = await endOffset(replyPartition)
+            log.warn({ err }, 'the reply offset was out of range; reading on from the end')
+            continue
+          } catch {
+            // The broker did not answer: retried as any failure.
+          }
+        }
+        if (topicGone(err)) {
+          // A broker that came back without its data, or a topic deleted:
+          // make the topics again, and read the new partition from its end.
+          replyPartition = undefined
         }
         markDown(err)
-        if (++failures === START_TRIES) {
+        if (!everConnected && ++failures === START_TRIES) {
           log.warn({ err }, 'Kafka is not reachable yet; retrying in the background')
           started.resolve(undefined)
         }
@@ -387,6 +398,13 @@ export function createKafkaUpstream(config: KafkaUpstreamConfig, { log, onDroppe
       }
     },
   }
+}
+
+// The replies topic is not there (any more).
+function topicGone(err: unknown): boolean {
+  const error = err as Error
+  return ['UNKNOWN_TOPIC_OR_PARTITION', 'UNKNOWN_TOPIC_ID'].some((id) => findErrorBy(error, 'apiId', id)) ||
+    /^Unknown topic /.test(error.message)
 }
 
 // CreateTopics of one topic, retention.ms set; a topic that exists is left
