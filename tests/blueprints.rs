@@ -899,3 +899,49 @@ fn both_gateways_load_the_same_rate_limit_script() {
     }
     assert!(seen >= 4, "{seen} renders with a limiter");
 }
+
+/// `make install` runs `install-ml` (uv sync, then `scripts/dev.sh model`,
+/// which trains the model when there is none) before `install-gateway`. So
+/// training must not ask for what only the gateway's install brings (Node's
+/// node_modules, Go): a fresh `make install` of a Node.js gateway stopped at
+/// "no services/gateway/node_modules: run 'make install' first".
+#[test]
+fn make_install_trains_the_model_before_the_gateway_is_installed() {
+    let bp = Library::new(&[]).unwrap().load("ml-gateway").unwrap();
+    for gateway in ["go", "node"] {
+        let answers = combinations(&bp)
+            .into_iter()
+            .find(|a| matches!(a.get("gateway"), Some(Value::Str(g)) if g == gateway))
+            .unwrap();
+        let files = render(&bp, &answers).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        for (path, file) in &files {
+            let full = tmp.path().join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(&full, &file.bytes).unwrap();
+        }
+        // A venv whose python "trains" by writing the model file where
+        // `python -m PACKAGE.train` would (ML_MODEL_PATH, from services/ml).
+        let venv = tmp.path().join("services/ml/.venv/bin");
+        std::fs::create_dir_all(&venv).unwrap();
+        let python = venv.join("python");
+        std::fs::write(
+            &python,
+            "#!/bin/sh\nmkdir -p models && : > \"${ML_MODEL_PATH:-models/model.joblib}\"\n",
+        )
+        .unwrap();
+        run(Command::new("chmod").arg("755").arg(&python), "chmod");
+        // PATH without go, node or npm: only what training needs.
+        run(
+            Command::new("bash")
+                .args(["scripts/dev.sh", "model"])
+                .current_dir(tmp.path())
+                .env("PATH", "/usr/bin:/bin"),
+            &format!("{gateway}: scripts/dev.sh model without the gateway installed"),
+        );
+        assert!(
+            tmp.path().join("services/ml/models/model.joblib").is_file(),
+            "{gateway}: scripts/dev.sh model trained no model"
+        );
+    }
+}
