@@ -903,8 +903,8 @@ fn both_gateways_load_the_same_rate_limit_script() {
 /// `make install` runs `install-ml` (uv sync, then `scripts/dev.sh model`,
 /// which trains the model when there is none) before `install-gateway`. So
 /// training must not ask for what only the gateway's install brings (Node's
-/// node_modules, Go): a fresh `make install` of a Node.js gateway stopped at
-/// "no services/gateway/node_modules: run 'make install' first".
+/// `node_modules`, Go): a fresh `make install` of a Node.js gateway stopped at
+/// "no `services/gateway/node_modules`: run 'make install' first".
 #[test]
 fn make_install_trains_the_model_before_the_gateway_is_installed() {
     let bp = Library::new(&[]).unwrap().load("ml-gateway").unwrap();
