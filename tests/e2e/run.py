@@ -2,18 +2,22 @@
 """braid's end-to-end harness: generate, install, lint, test, validate, run.
 
 For each gateway (go, node with Fastify, node with Express: `node-express`)
-x transport (http, redis-streams): `braid new`
+x transport (http, redis-streams, rabbitmq, kafka): `braid new`
 into a temp dir with a hostile description, install the generated services,
-lint them, run their own tests against a real redis-server, validate the
+lint them, run their own tests against a real redis-server / rabbitmq-server /
+Kafka (one broker of each kind per run, started when a combination first
+needs it, each combination under its own BUS_PREFIX), validate the
 compose file, Dockerfiles and workflow with their ecosystems' validators,
 start everything natively on free ports and check the gateway contract
-(docs/ml-gateway-contract.md), then the Redis Streams crash and poison
-tests. Afterwards the Go and Node.js gateways' answers are compared.
+(docs/ml-gateway-contract.md), then the crash, poison and expiry tests of
+Redis Streams or the bus. Afterwards the Go and Node.js gateways' answers
+are compared, transport by transport.
 
 The regeneration scenario (`--combo regen`) generates go/http, edits the
-gateway and the README by hand, switches braid.toml to redis-streams, runs
-`braid regen`, and puts the result through every go/redis-streams phase with
-the hand edits present (harness/regen.py).
+gateway and the README by hand, switches braid.toml's transport through
+redis-streams, kafka, http and rabbitmq with a `braid regen` each time, and
+puts the result through every go/rabbitmq phase with the hand edits present
+(harness/regen.py).
 
     python3 tests/e2e/run.py [--combo go-http ...] [--keep] [--skip-deps] [--fresh-venvs]
 
@@ -39,6 +43,7 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
 from harness import procs  # noqa: E402
+from harness.brokers import Brokers  # noqa: E402
 from harness.combo import COMBOS, HOSTILE_DESCRIPTION, Combo, Context, combo_name, parity  # noqa: E402
 from harness.regen import RegenCombo  # noqa: E402
 from harness.report import Reporter  # noqa: E402
@@ -47,6 +52,7 @@ ALIASES = {
     "go-streams": "go-redis-streams",
     "node-streams": "node-redis-streams",
     "node-express-streams": "node-express-redis-streams",
+    "regen-go-http-to-streams": RegenCombo.NAME,
     "regen": RegenCombo.NAME,
 }
 
@@ -99,6 +105,9 @@ def cache_dir() -> Path:
 def setup_tools(rep: Reporter, cache: Path, skip: bool) -> bool:
     """Install/check the harness's tools; put the cached ones on PATH."""
     os.environ["PATH"] = f"{cache / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    # the Kafka broker's jars (e2e-deps.sh), for the harness's broker and the
+    # generated repos' scripts/with-kafka.sh alike
+    os.environ.setdefault("KAFKA_CLASSPATH", str(cache / "kafka-4.1.1"))
     if not skip:
         t0 = time.monotonic()
         res = subprocess.run(
@@ -119,6 +128,7 @@ def setup_tools(rep: Reporter, cache: Path, skip: bool) -> bool:
         for t in (
             "redis-server",
             "redis-cli",
+            "java",
             "hadolint",
             "actionlint",
             "composecheck",
@@ -204,6 +214,7 @@ def main(argv=None) -> int:
         f"work dir {work}"
     )
     interrupted = False
+    brokers = None
     try:
         cache = cache_dir()
         t0 = time.monotonic()
@@ -220,6 +231,7 @@ def main(argv=None) -> int:
         if tools_ok and braid is not None:
             sentinel = work / "sentinel"
             sentinel.mkdir()
+            brokers = Brokers(work, dict(os.environ))
             ctx = Context(
                 braid=braid,
                 work=work,
@@ -228,6 +240,7 @@ def main(argv=None) -> int:
                 description=HOSTILE_DESCRIPTION,
                 sentinel_dir=sentinel,
                 venv_cache=None if args.fresh_venvs else cache / "venvs",
+                brokers=brokers,
             )
             for combo in args.combos:
                 Combo(ctx, *combo).run_all()
@@ -238,6 +251,10 @@ def main(argv=None) -> int:
         interrupted = True
         rep.fail("harness", f"interrupted ({e or 'Ctrl-C'}); stopping every process")
     finally:
+        if brokers is not None:
+            for kind, secs in brokers.secs.items():
+                rep.info(f"{kind} broker of the run started in {secs:.1f}s")
+            brokers.stop()
         procs.kill_all()
         if args.keep:
             rep.info(f"\nkept: {work}")

@@ -426,10 +426,14 @@ class ChatChecksOnFakes(unittest.TestCase):
         from harness.combo import COMBOS, STREAMING_OFF, combo_name
 
         names = {combo_name(*c) for c in COMBOS}
-        self.assertEqual(STREAMING_OFF, {"node-http-none", "go-redis-streams-none"})
+        self.assertEqual(STREAMING_OFF, {"node-rabbitmq-none", "go-kafka-none"})
         self.assertLessEqual(STREAMING_OFF, names)
+        # every gateway x transport runs with api-key (the contract, parity)
+        for gateway in ("go", "node", "node-express"):
+            for transport in ("http", "redis-streams", "rabbitmq", "kafka"):
+                self.assertIn(combo_name(gateway, transport), names)
         ctx = type("Ctx", (), {"rep": quiet(), "work": Path(tempfile.gettempdir())})()
-        off, on = Combo(ctx, "node", "http", "none"), Combo(ctx, "node", "http")
+        off, on = Combo(ctx, "node", "rabbitmq", "none"), Combo(ctx, "node", "rabbitmq")
         self.assertEqual((off.streaming, on.streaming), (False, True))
         self.assertIn("chat-off", off.phases)
         self.assertIn("chat", on.phases)
