@@ -19,7 +19,10 @@ redis-streams, kafka, http and rabbitmq with a `braid regen` each time, and
 puts the result through every go/rabbitmq phase with the hand edits present
 (harness/regen.py).
 
-    python3 tests/e2e/run.py [--combo go-http ...] [--keep] [--skip-deps] [--fresh-venvs]
+    python3 tests/e2e/run.py [--combo go-http ...] [--quick] [--keep] [--skip-deps] [--fresh-venvs]
+
+`--combo static-all` generates all 144 combinations of every option and runs
+the static validators once per distinct file (harness/static_matrix.py).
 
 Standard library only. Prints one line per check, a timing table, and ends
 with `N passed, N failed`; exits 1 on any failure.
@@ -36,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -47,6 +51,8 @@ from harness.brokers import Brokers  # noqa: E402
 from harness.combo import COMBOS, HOSTILE_DESCRIPTION, Combo, Context, combo_name, parity  # noqa: E402
 from harness.regen import RegenCombo  # noqa: E402
 from harness.report import Reporter  # noqa: E402
+from harness.static_matrix import NAME as STATIC_ALL  # noqa: E402
+from harness.static_matrix import StaticMatrix  # noqa: E402
 
 ALIASES = {
     "go-streams": "go-redis-streams",
@@ -55,16 +61,32 @@ ALIASES = {
     "regen-go-http-to-streams": RegenCombo.NAME,
     "regen": RegenCombo.NAME,
 }
+# --quick: one combination per transport, every gateway at least once.
+QUICK = ["go-http", "node-redis-streams", "node-express-rabbitmq", "go-kafka"]
 
 
 def parse_args(argv):
-    names = [combo_name(*c) for c in COMBOS] + [RegenCombo.NAME]
+    names = [combo_name(*c) for c in COMBOS] + [RegenCombo.NAME, STATIC_ALL]
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--combo",
         action="append",
         metavar="NAME",
         help=f"run only these combinations (repeatable): {', '.join(names)}",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"only {', '.join(QUICK)} (unless --combo names others)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=int(os.environ.get("BRAID_E2E_JOBS", "1")),
+        metavar="N",
+        help="prepare N combinations at once (generate, install, static, lint, test); "
+        "their runtime phases, which time things, still run one at a time, after all "
+        "are prepared (default 1, or $BRAID_E2E_JOBS)",
     )
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (repos, logs)")
     p.add_argument(
@@ -85,14 +107,20 @@ def parse_args(argv):
     )
     args = p.parse_args(argv)
     chosen = []
-    for c in args.combo or names:
+    for c in args.combo or (QUICK if args.quick else names):
         c = ALIASES.get(c, c)
         if c not in names:
             p.error(f"unknown combination {c!r}; choose from {', '.join(names)}")
         chosen.append(c)
     args.combos = [gt for gt in COMBOS if combo_name(*gt) in chosen]
     args.regen = RegenCombo.NAME in chosen
+    args.static_all = STATIC_ALL in chosen
     return args
+
+
+def chosen_names(args) -> list[str]:
+    extra = [RegenCombo.NAME] * args.regen + [STATIC_ALL] * args.static_all
+    return [combo_name(*c) for c in args.combos] + extra
 
 
 def cache_dir() -> Path:
@@ -189,6 +217,33 @@ def prune_venvs(venvs: Path, keep: int = 6) -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
+def run_combos(combos: list[Combo], static_all: StaticMatrix | None, jobs: int) -> None:
+    """Every combination's phases. With jobs > 1 the preparing phases of
+    `jobs` combinations (and static-all) overlap, and the runtime phases,
+    whose checks measure time (deadlines, drains, keep-alive gaps, SIGKILL
+    recovery), run afterwards one combination at a time with nothing else of
+    the harness's running."""
+    if jobs <= 1:
+        for combo in combos:
+            combo.run_all()
+        if static_all is not None:
+            static_all.run_all()
+        return
+    try:
+        with ThreadPoolExecutor(jobs) as pool:
+            side = pool.submit(static_all.run_all) if static_all is not None else None
+            prepared = list(pool.map(lambda c: c.prepare(), combos))
+            if side is not None:
+                side.result()
+        for combo, ok in zip(combos, prepared, strict=True):
+            if ok:
+                combo.exercise()
+            combo.close()
+    finally:
+        for combo in combos:
+            combo.close()
+
+
 def find_braid() -> Path | None:
     p = Path(os.environ.get("BRAID_BIN") or REPO / "target" / "debug" / "braid")
     return p.resolve() if p.is_file() and os.access(p, os.X_OK) else None
@@ -208,11 +263,7 @@ def main(argv=None) -> int:
         signal.signal(sig, on_signal)
 
     work, lock = work_dir(args.workdir)
-    rep.info(
-        f"braid e2e: combinations "
-        f"{', '.join([combo_name(*c) for c in args.combos] + [RegenCombo.NAME] * args.regen)}; "
-        f"work dir {work}"
-    )
+    rep.info(f"braid e2e: combinations {', '.join(chosen_names(args))}; work dir {work}")
     interrupted = False
     brokers = None
     try:
@@ -242,10 +293,10 @@ def main(argv=None) -> int:
                 venv_cache=None if args.fresh_venvs else cache / "venvs",
                 brokers=brokers,
             )
-            for combo in args.combos:
-                Combo(ctx, *combo).run_all()
-            if args.regen:
-                RegenCombo(ctx).run_all()
+            combos = [Combo(ctx, *c) for c in args.combos]
+            combos += [RegenCombo(ctx)] if args.regen else []
+            static_all = StaticMatrix(braid, work, rep, ctx.base_env()) if args.static_all else None
+            run_combos(combos, static_all, args.jobs)
             parity(rep, ctx)
     except KeyboardInterrupt as e:
         interrupted = True

@@ -336,76 +336,91 @@ class Combo:
     def run_all(self) -> None:
         """Every phase that can run does: a service that failed to install is
         skipped in lint/test, the runtime phases need both services."""
+        try:
+            if self.prepare():
+                self.exercise()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.procs.stop_all()
+        if self.idp is not None:
+            self.idp.close()
+
+    def prepare(self) -> bool:
+        """generate, install, static, lint, test: nothing timing-sensitive of
+        the harness's own, so run.py --jobs 2 overlaps two combinations' here.
+        True when both services are installed (the runtime phases can run)."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
-        try:
-            with self.rep.phase(self.name, "generate"):
-                ok = self.generate()
-            if not ok:
-                self.rep.skip(self.label("remaining phases"), "generation failed")
-                return
-            redis_port = free_port()
-            self.redis_proc, self.redis = start_redis(self.procs, redis_port, self.root / "redis")
-            if self.bus_kind and not self.check(
-                f"{self.bus_kind} broker of the run is up", self.get_broker
-            ):
-                self.rep.skip(self.label("remaining phases"), f"no {self.bus_kind} broker")
-                return
-            with self.rep.phase(self.name, "install"):
-                self.install()
-            with self.rep.phase(self.name, "static"):
-                self.static()
-            if not (self.ml_ok or self.gw_ok):
-                self.rep.skip(self.label("lint, test, runtime"), "nothing installed")
-                return
-            with self.rep.phase(self.name, "lint"):
-                self.lint()
-            with self.rep.phase(self.name, "test"):
-                self.test()
-            if not (self.ml_ok and self.gw_ok):
-                self.rep.skip(
-                    self.label("runtime phases"),
-                    f"{'ML service' if not self.ml_ok else 'gateway'} not installed",
-                )
-                return
-            with self.rep.phase(self.name, "start"):
-                started = self.start()
-            if not started:
-                self.rep.skip(self.label("contract, streams"), "services did not start")
-                return
-            if self.wants("contract"):
-                with self.rep.phase(self.name, "contract"):
-                    self.contract()
-            if self.wants("jwt"):
-                with self.rep.phase(self.name, "jwt"):
-                    jwt_checks.run(self)
-            if self.wants("ratelimit"):
-                with self.rep.phase(self.name, "ratelimit"):
-                    ratelimit.run_all(self)
-            if self.wants("chat") and self.streaming:
-                with self.rep.phase(self.name, "chat"):
-                    # The JWT combinations: the SDK and the stream itself
-                    # with a token; the api-key ones of the same gateway and
-                    # transport run the rest.
-                    chat.run_all(self, full=self.auth != "jwt")
-            if self.wants("chat-off") and not self.streaming:
-                with self.rep.phase(self.name, "chat"):
-                    self.check("streaming = false: no chat routes, no chat docs", chat.off, self)
-            if self.streams and self.wants("streams"):
-                with self.rep.phase(self.name, "streams"):
-                    self.stream_failures()
-            if self.bus_kind and self.wants("bus"):
-                with self.rep.phase(self.name, "bus"):
-                    bus.run_all(self)
-            with self.rep.phase(self.name, "shutdown"):
-                self.shutdown()
-            if self.wants("make-dev"):
-                with self.rep.phase(self.name, "make-dev"):
-                    pyinfra_checks.make_dev(self)
-        finally:
-            self.procs.stop_all()
-            if self.idp is not None:
-                self.idp.close()
+        with self.rep.phase(self.name, "generate"):
+            ok = self.generate()
+        if not ok:
+            self.rep.skip(self.label("remaining phases"), "generation failed")
+            return False
+        redis_port = free_port()
+        self.redis_proc, self.redis = start_redis(self.procs, redis_port, self.root / "redis")
+        if self.bus_kind and not self.check(
+            f"{self.bus_kind} broker of the run is up", self.get_broker
+        ):
+            self.rep.skip(self.label("remaining phases"), f"no {self.bus_kind} broker")
+            return False
+        with self.rep.phase(self.name, "install"):
+            self.install()
+        with self.rep.phase(self.name, "static"):
+            self.static()
+        if not (self.ml_ok or self.gw_ok):
+            self.rep.skip(self.label("lint, test, runtime"), "nothing installed")
+            return False
+        with self.rep.phase(self.name, "lint"):
+            self.lint()
+        with self.rep.phase(self.name, "test"):
+            self.test()
+        if not (self.ml_ok and self.gw_ok):
+            self.rep.skip(
+                self.label("runtime phases"),
+                f"{'ML service' if not self.ml_ok else 'gateway'} not installed",
+            )
+            return False
+        return True
+
+    def exercise(self) -> None:
+        """The runtime phases, on the prepared repo: timing-sensitive, so
+        run.py never runs two combinations' at once."""
+        with self.rep.phase(self.name, "start"):
+            started = self.start()
+        if not started:
+            self.rep.skip(self.label("contract, streams"), "services did not start")
+            return
+        if self.wants("contract"):
+            with self.rep.phase(self.name, "contract"):
+                self.contract()
+        if self.wants("jwt"):
+            with self.rep.phase(self.name, "jwt"):
+                jwt_checks.run(self)
+        if self.wants("ratelimit"):
+            with self.rep.phase(self.name, "ratelimit"):
+                ratelimit.run_all(self)
+        if self.wants("chat") and self.streaming:
+            with self.rep.phase(self.name, "chat"):
+                # The JWT combinations: the SDK and the stream itself
+                # with a token; the api-key ones of the same gateway and
+                # transport run the rest.
+                chat.run_all(self, full=self.auth != "jwt")
+        if self.wants("chat-off") and not self.streaming:
+            with self.rep.phase(self.name, "chat"):
+                self.check("streaming = false: no chat routes, no chat docs", chat.off, self)
+        if self.streams and self.wants("streams"):
+            with self.rep.phase(self.name, "streams"):
+                self.stream_failures()
+        if self.bus_kind and self.wants("bus"):
+            with self.rep.phase(self.name, "bus"):
+                bus.run_all(self)
+        with self.rep.phase(self.name, "shutdown"):
+            self.shutdown()
+        if self.wants("make-dev"):
+            with self.rep.phase(self.name, "make-dev"):
+                pyinfra_checks.make_dev(self)
 
     # generate -----------------------------------------------------------
     def generate(self) -> bool:
@@ -750,10 +765,14 @@ class Combo:
         return self.env(
             ML_HOST="127.0.0.1",
             LOG_LEVEL="info",
-            REDIS_URL=self.redis.url,
-            STREAM_PREFIX=self.prefix,
             PYTHONPATH="src",
-            **{**self.transport_env(), **self.chat_env, **extra},
+            **{
+                "REDIS_URL": self.redis.url,
+                "STREAM_PREFIX": self.prefix,
+                **self.transport_env(),
+                **self.chat_env,
+                **extra,
+            },
         )
 
     def start_worker(
