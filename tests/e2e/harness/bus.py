@@ -100,7 +100,9 @@ def crash(c) -> str:
         base, kill, None, None, c.prefix, c.timeout_ms, kill_after=50, restart_after=None
     )
     after = metric(c.worker_metrics["worker-b"], "ml_worker_replies_total")
-    expect(after - before >= 250, f"the live worker answered {after - before:.0f}, not the rest")
+    # 300 less what the victim answered before the kill (about half of the
+    # first 50, and a few more in flight): the live worker took over
+    expect(after - before >= 200, f"the live worker answered {after - before:.0f}, not the rest")
     # The main worker is gone: the one left takes its role for shutdown.
     c.worker = other
     return detail
@@ -171,11 +173,16 @@ def bad_header(c) -> str:
         0.2,
         "the gateway to drop the dead letter's 500 reply (an id nobody waits for)",
     )
-    dead = c.busclient("read", prefix=prefix, queue="dead", timeout=5, max=1)
-    expect(len(dead) == 1 and dead[0]["headers"].get("error"), f"{prefix}.dead holds {dead}")
+    # RabbitMQ: the poison check took its dead letter off the queue; Kafka
+    # keeps the topic, read from its start
+    dead = c.busclient("read", prefix=prefix, queue="dead", timeout=5, max=2)
+    ours = [m for m in dead if corr in (m.get("correlation_id"), m["headers"].get("id"))]
+    expect(len(ours) == 1, f"no dead letter with id {corr} in {prefix}.dead: {dead}")
+    error = ours[0]["headers"].get("error")
+    expect(bool(error), f"the dead letter has no error header: {ours[0]}")
     r = post_json(base, "/v1/predict", {"instances": [SETOSA]})
     expect(r.status == 200, f"after the bad header: {r.short()}")
-    return f"dead-lettered ({str(dead[0]['headers'].get('error'))[:60]}); worker answers on"
+    return f"dead-lettered ({str(error)[:60]}); the 500 reply dropped; worker answers on"
 
 
 def expired(c) -> str:

@@ -4,7 +4,8 @@ combination's ML venv (`python busclient.py KIND COMMAND ARGS-JSON`), never
 imported by the harness (which is standard library only). Prints one JSON
 document.
 
-Commands (ARGS-JSON: {"url": ..., "prefix": ..., ...}):
+The broker's address comes in BUSCLIENT_URL (never on the command line).
+Commands (ARGS-JSON: {"prefix": ..., ...}):
   declare    RabbitMQ: declare {prefix}.requests as the workers do
              (docs/ml-gateway-contract.md), so that a gateway's publish is
              routed although no worker reads it
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
@@ -185,6 +187,7 @@ def kafka(cmd: str, a: dict) -> Any:
 
 def main() -> None:
     kind, cmd, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    args["url"] = os.environ["BUSCLIENT_URL"]
     out = asyncio.run(rabbit(cmd, args)) if kind == "rabbitmq" else kafka(cmd, args)
     print(json.dumps(out))
 

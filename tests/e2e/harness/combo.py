@@ -224,11 +224,13 @@ class Combo:
     def busclient(self, command: str, **args) -> object:
         """harness/busclient.py COMMAND with the ML venv's own bus client."""
         assert self.broker is not None and self.venv is not None
-        args = {"url": self.broker.url, **args}
         script = Path(__file__).with_name("busclient.py")
+        # the address (with its password) in the environment: commands.log
+        # records the command line, and no log may show the password
         res = self.run(
             [self.venv / "bin" / "python", script, self.bus_kind, command, json.dumps(args)],
             self.root,
+            self.env(BUSCLIENT_URL=self.broker.url),
             timeout=120,
         )
         must(res)
