@@ -598,6 +598,12 @@ class Combo:
                     any("redis" in (s.get("image") or "") for s in summary["services"]),
                     f"no redis service in {names}",
                 )
+            if self.bus_kind:
+                images = [s.get("image") or "" for s in summary["services"]]
+                expect(
+                    any(self.bus_kind in i for i in images),
+                    f"no {self.bus_kind} service (image) in {names}: {images}",
+                )
             return f"services {names}"
 
         self.check("docker-compose.yml valid (compose-spec loader)", compose)
