@@ -962,7 +962,10 @@ class Combo:
                         "kafka": f"127.0.0.1:{closed}",
                     }[self.transport]
                     bases["down"] = self.start_gateway(
-                        "down", redis_url=down, bus_url=down, wait_ready=False
+                        "down",
+                        redis_url=down if self.streams else None,
+                        bus_url=None if self.streams else down,
+                        wait_ready=False,
                     )
                     if self.transport == "rabbitmq":
                         # the requests queue is there (as the workers declare
