@@ -95,17 +95,26 @@ def crash(c) -> str:
             victim.popen.wait(timeout=10)
             os.killpg(other.pid, signal.SIGCONT)
 
-    before = metric(c.worker_metrics["worker-b"], "ml_worker_replies_total")
+    before = replies(c.worker_metrics["worker-b"])
     detail = streams.crash_under_load(
         base, kill, None, None, c.prefix, c.timeout_ms, kill_after=50, restart_after=None
     )
-    after = metric(c.worker_metrics["worker-b"], "ml_worker_replies_total")
+    after = replies(c.worker_metrics["worker-b"])
     # 300 less what the victim answered before the kill (about half of the
     # first 50, and a few more in flight): the live worker took over
     expect(after - before >= 200, f"the live worker answered {after - before:.0f}, not the rest")
     # The main worker is gone: the one left takes its role for shutdown.
     c.worker = other
     return detail
+
+
+def replies(worker_metrics: str) -> float:
+    """ml_worker_replies_total of a worker: 0 before its first reply (a
+    counter with labels has no sample until one is counted)."""
+    text = get(worker_metrics, "/metrics", auth=False).body.decode()
+    if "ml_worker_replies_total{" not in text:
+        return 0.0
+    return metric(worker_metrics, "ml_worker_replies_total")
 
 
 def reply_address(c, prefix: str, role: str) -> dict[str, str]:
