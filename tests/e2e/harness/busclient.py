@@ -8,7 +8,8 @@ The broker's address comes in BUSCLIENT_URL (never on the command line).
 Commands (ARGS-JSON: {"prefix": ..., ...}):
   declare    RabbitMQ: declare {prefix}.requests as the workers do
              (docs/ml-gateway-contract.md), so that a gateway's publish is
-             routed although no worker reads it
+             routed although no worker reads it; Kafka: create the topics a
+             gateway needs, so that it is set up as soon as it starts
   read       the messages of {prefix}.<queue> ("requests" or "dead"): every
              one there within `timeout` s, up to `max` (RabbitMQ: taken off
              the queue; Kafka: read from the start, nothing committed)
@@ -181,7 +182,25 @@ def kafka(cmd: str, a: dict) -> Any:
             time.sleep(0.3)
         return {"consumers": count, "state": state}
     if cmd == "declare":
-        return {"declared": None}  # the gateway creates the Kafka topics itself
+        # the topics a gateway creates, as it creates them: a gateway that
+        # finds them set up answers at once (one that creates them answers
+        # 502 until they are)
+        from confluent_kafka.admin import NewTopic
+
+        hour = {"retention.ms": "3600000"}
+        topics = [
+            NewTopic(topic, 6, config=hour),
+            NewTopic(f"{a['prefix']}.replies", 6, config=hour),
+            NewTopic(f"{a['prefix']}.cancel", 1, config={"retention.ms": "300000"}),
+        ]
+        admin = AdminClient(boot)  # kept: its futures die with it
+        for fut in admin.create_topics(topics).values():
+            try:
+                fut.result(timeout=30)
+            except Exception as e:  # an existing topic is fine
+                if "TOPIC_ALREADY_EXISTS" not in str(e):
+                    raise
+        return {"declared": [t.topic for t in topics]}
     raise SystemExit(f"unknown command {cmd}")
 
 

@@ -967,9 +967,10 @@ class Combo:
                         bus_url=None if self.streams else down,
                         wait_ready=False,
                     )
-                    if self.transport == "rabbitmq":
-                        # the requests queue is there (as the workers declare
-                        # it), only nobody reads it: the slow upstream
+                    if self.bus_kind:
+                        # the requests queue or topics are there (as the
+                        # workers make them), only nobody reads them: the
+                        # slow upstream
                         self.busclient("declare", prefix=f"{self.prefix}slow")
                     bases["slow"] = self.start_gateway(  # no worker there: never ready
                         "slow",

@@ -73,7 +73,7 @@ def shedding(combo, slow_url: str) -> str:
     worker reads."""
     extra = {"GATEWAY_MAX_INFLIGHT": 2, "ML_MAX_BATCH": 2}
     if combo.worker_based:
-        if combo.transport == "rabbitmq":  # routed (the queue is there), never read
+        if combo.bus_kind:  # routed (the queue or topics are there), never read
             combo.busclient("declare", prefix=f"{combo.prefix}shed")
         # No worker reads this prefix, so the gateway never turns ready:
         # wait for it to listen, not for /readyz.
