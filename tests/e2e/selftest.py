@@ -426,10 +426,14 @@ class ChatChecksOnFakes(unittest.TestCase):
         from harness.combo import COMBOS, STREAMING_OFF, combo_name
 
         names = {combo_name(*c) for c in COMBOS}
-        self.assertEqual(STREAMING_OFF, {"node-http-none", "go-redis-streams-none"})
+        self.assertEqual(STREAMING_OFF, {"node-rabbitmq-none", "go-kafka-none"})
         self.assertLessEqual(STREAMING_OFF, names)
+        # every gateway x transport runs with api-key (the contract, parity)
+        for gateway in ("go", "node", "node-express"):
+            for transport in ("http", "redis-streams", "rabbitmq", "kafka"):
+                self.assertIn(combo_name(gateway, transport), names)
         ctx = type("Ctx", (), {"rep": quiet(), "work": Path(tempfile.gettempdir())})()
-        off, on = Combo(ctx, "node", "http", "none"), Combo(ctx, "node", "http")
+        off, on = Combo(ctx, "node", "rabbitmq", "none"), Combo(ctx, "node", "rabbitmq")
         self.assertEqual((off.streaming, on.streaming), (False, True))
         self.assertIn("chat-off", off.phases)
         self.assertIn("chat", on.phases)
@@ -482,6 +486,46 @@ class ChatChecksOnFakes(unittest.TestCase):
                 c.close()
         self.assertEqual(len(s.events), 3)
         self.assertFalse(s.complete)
+
+
+class Matrix(unittest.TestCase):
+    """What run.py runs: names, --quick, static-all's option grid."""
+
+    def test_static_all_covers_every_option_once(self):
+        from harness import static_matrix
+
+        grid = static_matrix.answers()
+        self.assertEqual(len(grid), 3 * 4 * 3 * 2 * 2)
+        self.assertEqual(len({name for name, _ in grid}), len(grid))
+        args = [" ".join(a) for _, a in grid]
+        for flag in ("--transport kafka", "--auth none", "--streaming false", "rate_limit=0",
+                     "--node-framework express"):  # fmt: skip
+            self.assertTrue(any(flag in a for a in args), flag)
+
+    def test_quick_and_combo_names(self):
+        import run
+
+        args = run.parse_args(["--quick"])
+        self.assertEqual(run.chosen_names(args), run.QUICK)
+        self.assertEqual({n.split("-")[-1] for n in run.QUICK}, {"http", "streams", "rabbitmq",
+                         "kafka"})  # fmt: skip
+        args = run.parse_args([])
+        self.assertIn("static-all", run.chosen_names(args))
+        self.assertIn("regen-go-transports", run.chosen_names(args))
+        self.assertEqual(run.parse_args(["--combo", "regen"]).regen, True)
+
+    def test_bus_combinations_reach_their_broker_by_their_own_variables(self):
+        from harness.brokers import Broker
+
+        ctx = type("Ctx", (), {"rep": quiet(), "work": Path(tempfile.gettempdir())})()
+        for transport, var in (("rabbitmq", "RABBITMQ_URL"), ("kafka", "KAFKA_BOOTSTRAP_SERVERS")):
+            c = Combo(ctx, "go", transport)
+            c.broker = Broker(transport, var, "addr", None)
+            self.assertEqual(c.transport_env("p1"), {var: "addr", "BUS_PREFIX": "p1"})
+            self.assertEqual(c.test_var, var)
+            self.assertTrue(c.worker_based and not c.streams)
+        self.assertEqual(Combo(ctx, "go", "kafka").timeout_ms, 15000)
+        self.assertEqual(Combo(ctx, "go", "rabbitmq").timeout_ms, 5000)
 
 
 if __name__ == "__main__":

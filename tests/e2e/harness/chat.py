@@ -603,7 +603,7 @@ def _slow_stack(combo: Combo) -> tuple[str, str]:
     worker) that generates as fast as it can: (gateway base, ML metrics base)."""
     fast = {"ML_CHAT_TOKEN_DELAY_MS": "0", "ML_CHAT_MAX_TOKENS": str(SLOW_MAX_TOKENS)}
     extra = {"GATEWAY_STREAM_BUFFER_EVENTS": SLOW_BUFFER_EVENTS}
-    if combo.streams:
+    if combo.worker_based:
         prefix = f"{combo.prefix}fast"
         proc = combo.start_worker("worker-fast", prefix=prefix, extra=fast)
         combo.wait_worker_ready(proc, prefix=prefix)
@@ -635,7 +635,7 @@ def run_all(combo: Combo, full: bool = True) -> None:
     combo.check("chat: SSE headers and framing byte for byte, [DONE] last", framing, combo, base)
     if not full:
         return
-    ml_metrics = combo.worker_metrics["worker"] if combo.streams else combo.ml_url
+    ml_metrics = combo.worker_metrics["worker"] if combo.worker_based else combo.ml_url
     records = combo.ctx.records.setdefault(combo.name, {})
     combo.check("chat: events arrive as the tokens are made", incremental, combo, base)
     combo.check("chat: stream false is one chat.completion", whole, combo, base)
@@ -677,7 +677,7 @@ def parity(rep, ctx) -> None:
     """Go and Node.js: the chat problems and the recorded stream, alike."""
     from .contract import diff
 
-    for transport in ("http", "redis-streams"):
+    for transport in ("http", "redis-streams", "rabbitmq", "kafka"):
         go = ctx.records.get(f"go-{transport}")
         if not go:
             continue

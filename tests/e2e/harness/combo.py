@@ -1,9 +1,10 @@
 """One gateway x transport combination, phase by phase.
 
-generate -> install -> lint -> test -> static -> start -> contract ->
-streams (redis-streams only) -> shutdown. Each phase is timed; a phase that
-the next ones need (generate, install, start) stops the combination when it
-fails, the others only fail their own checks.
+generate -> install -> lint -> test -> static -> start -> contract -> chat ->
+streams (redis-streams) or bus (rabbitmq, kafka) -> shutdown -> make-dev.
+Each phase is timed; a phase that the next ones need (generate, install,
+start) stops the combination when it fails, the others only fail their own
+checks.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import (
+    bus,
     chat,
     contract,
     go_gateway,
@@ -33,6 +35,7 @@ from . import (
     rootdocs_checks,
     streams,
 )
+from .brokers import Broker, Brokers
 from .httpc import HttpError, authorize, post_json, request, status_is
 from .procs import Proc, Procs, closed_port, free_port, must, run, wait_until
 from .redisc import Redis, start_redis
@@ -53,10 +56,14 @@ HOSTILE_DESCRIPTION = (
 )
 
 STREAM_TIMEOUT_MS = 5000
+# Over Kafka a SIGKILLed worker's records wait for its session (6 s) and a
+# rebalance: the generated default GATEWAY_UPSTREAM_TIMEOUT_MS is 15000 there.
+KAFKA_TIMEOUT_MS = 15000
+BUSES = ("rabbitmq", "kafka")
 
 # Environment variables the generated services read: never inherited.
 _SERVICE_VARS = re.compile(
-    r"^(GATEWAY_|ML_|REDIS_|STREAM_|LOG_LEVEL$|VIRTUAL_ENV$|PYTHONPATH$"
+    r"^(GATEWAY_|ML_|REDIS_|STREAM_|BUS_|RABBITMQ_|KAFKA_(?!CLASSPATH$|HOME$)|LOG_LEVEL$|VIRTUAL_ENV$|PYTHONPATH$"
     r"|NODE_ENV$|PORT$|HOST$)"
 )
 
@@ -77,6 +84,8 @@ class Context:
     # ML service is the same code in every combination of one transport (and
     # streaming answer) but the project's name, so its slow checks run once.
     ml_passed: dict[tuple[str, str], str] = field(default_factory=dict)
+    # the run's RabbitMQ and Kafka, started when a combination first needs one
+    brokers: Brokers | None = None
 
     def base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not _SERVICE_VARS.match(k)}
@@ -92,21 +101,28 @@ class Context:
 
 # A Node.js gateway's framework rides on its name: "node" is Fastify (the
 # default), "node-express" Express.
-COMBOS = [("go", "http"), ("node", "http"), ("go", "redis-streams"), ("node", "redis-streams")]
-COMBOS += [("node-express", "http"), ("node-express", "redis-streams")]
+# Every gateway x transport, with the api-key auth (the full contract suite,
+# and the Go-vs-Node parity per transport).
+COMBOS = [
+    (gateway, transport)
+    for transport in ("http", "redis-streams", "rabbitmq", "kafka")
+    for gateway in ("go", "node", "node-express")
+]
 # auth = jwt (a third element: the auth answer), against harness/jwks.py's
 # key set; they skip what the api-key combinations above cover (JWT_PHASES).
 COMBOS += [("go", "http", "jwt")]
 COMBOS += [("node-express", "redis-streams", "jwt")]
 # auth = none: the rate limit per client address (harness/ratelimit.py
-# per_ip), on the gateway and transport pairs the jwt ones leave.
-COMBOS += [("node", "http", "none")]
-COMBOS += [("go", "redis-streams", "none")]
+# per_ip), on the gateway and transport pairs the jwt ones leave: the buses,
+# whose components differ with `streaming` (ml-python-rabbitmq vs
+# ml-python-rabbitmq-chat, ...), while auth lives in the HTTP layer.
+COMBOS += [("node", "rabbitmq", "none")]
+COMBOS += [("go", "kafka", "none")]
 # The pairwise choice of `streaming`: the auth = none combinations are
 # generated with `--streaming false` (chat routes 404, nothing of chat in the
 # root files: the `chat-off` phase); every other one streams (the default)
 # and runs the `chat` phase (harness/chat.py).
-STREAMING_OFF = {"node-http-none", "go-redis-streams-none"}
+STREAMING_OFF = {"node-rabbitmq-none", "go-kafka-none"}
 
 # The phases of a JWT combination: installed, linted and tested as any, then
 # the auth checks through the real gateway (harness/jwt_checks.py) instead
@@ -118,7 +134,7 @@ JWT_PHASES = ("static", "lint", "test", "start", "jwt", "chat", "shutdown", "mak
 # then the rate limit (per client address) through the real gateway.
 NONE_PHASES = ("static", "lint", "test", "start", "ratelimit", "chat-off", "shutdown")
 # The runtime phases of every other combination.
-PHASES = ("contract", "chat", "streams", "shutdown", "make-dev")
+PHASES = ("contract", "chat", "streams", "bus", "shutdown", "make-dev")
 
 
 def combo_name(gateway: str, transport: str, auth: str = "api-key") -> str:
@@ -141,7 +157,14 @@ class Combo:
         self.transport = transport
         self.name = name or combo_name(gateway, transport, auth)
         self.streams = transport == "redis-streams"
-        self.project = project or f"e2e-{gateway}-{'streams' if self.streams else 'http'}" + (
+        # rabbitmq | kafka: the request/reply contract of Redis Streams on a broker
+        self.bus_kind = transport if transport in BUSES else None
+        # a worker answers (streams or a bus), not the ML service over HTTP
+        self.worker_based = transport != "http"
+        self.broker: Broker | None = None
+        self.timeout_ms = KAFKA_TIMEOUT_MS if transport == "kafka" else STREAM_TIMEOUT_MS
+        short = {"redis-streams": "streams"}.get(transport, transport)
+        self.project = project or f"e2e-{gateway}-{short}" + (
             "" if auth == "api-key" else f"-{auth}"
         )
         self.root = ctx.work / self.name
@@ -182,6 +205,37 @@ class Combo:
         self.gw_ok = False  # gateway installed (and built)
 
     # ------------------------------------------------------------ helpers
+    def get_broker(self) -> str:
+        assert self.ctx.brokers is not None and self.bus_kind is not None
+        self.broker = self.ctx.brokers.get(self.bus_kind)
+        return f"{self.broker.var}={self.broker.url.split('@')[-1]}; BUS_PREFIX={self.prefix}"
+
+    def transport_env(self, prefix: str | None = None, url: str | None = None) -> dict[str, str]:
+        """What a worker or gateway needs to reach the transport: the
+        broker's address (or `url`) and the names' prefix."""
+        prefix = prefix or self.prefix
+        if self.streams:
+            return {"REDIS_URL": url or self.redis.url, "STREAM_PREFIX": prefix}
+        if self.bus_kind:
+            assert self.broker is not None
+            return {self.broker.var: url or self.broker.url, "BUS_PREFIX": prefix}
+        return {}
+
+    def busclient(self, command: str, **args) -> object:
+        """harness/busclient.py COMMAND with the ML venv's own bus client."""
+        assert self.broker is not None and self.venv is not None
+        script = Path(__file__).with_name("busclient.py")
+        # the address (with its password) in the environment: commands.log
+        # records the command line, and no log may show the password
+        res = self.run(
+            [self.venv / "bin" / "python", script, self.bus_kind, command, json.dumps(args)],
+            self.root,
+            self.env(BUSCLIENT_URL=self.broker.url),
+            timeout=120,
+        )
+        must(res)
+        return json.loads(res.output.strip().splitlines()[-1])
+
     def label(self, what: str) -> str:
         return f"{self.name} {what}"
 
@@ -198,6 +252,13 @@ class Combo:
             env["VIRTUAL_ENV"] = str(self.venv)
         env.update({k: str(v) for k, v in extra.items()})
         return env
+
+    @property
+    def test_var(self) -> str:
+        """The variable that points the services' own tests at the transport."""
+        return {"rabbitmq": "RABBITMQ_URL", "kafka": "KAFKA_BOOTSTRAP_SERVERS"}.get(
+            self.transport, "REDIS_URL"
+        )
 
     @property
     def uses_redis(self) -> bool:
@@ -277,68 +338,91 @@ class Combo:
     def run_all(self) -> None:
         """Every phase that can run does: a service that failed to install is
         skipped in lint/test, the runtime phases need both services."""
+        try:
+            if self.prepare():
+                self.exercise()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.procs.stop_all()
+        if self.idp is not None:
+            self.idp.close()
+
+    def prepare(self) -> bool:
+        """generate, install, static, lint, test: nothing timing-sensitive of
+        the harness's own, so run.py --jobs 2 overlaps two combinations' here.
+        True when both services are installed (the runtime phases can run)."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
-        try:
-            with self.rep.phase(self.name, "generate"):
-                ok = self.generate()
-            if not ok:
-                self.rep.skip(self.label("remaining phases"), "generation failed")
-                return
-            redis_port = free_port()
-            self.redis_proc, self.redis = start_redis(self.procs, redis_port, self.root / "redis")
-            with self.rep.phase(self.name, "install"):
-                self.install()
-            with self.rep.phase(self.name, "static"):
-                self.static()
-            if not (self.ml_ok or self.gw_ok):
-                self.rep.skip(self.label("lint, test, runtime"), "nothing installed")
-                return
-            with self.rep.phase(self.name, "lint"):
-                self.lint()
-            with self.rep.phase(self.name, "test"):
-                self.test()
-            if not (self.ml_ok and self.gw_ok):
-                self.rep.skip(
-                    self.label("runtime phases"),
-                    f"{'ML service' if not self.ml_ok else 'gateway'} not installed",
-                )
-                return
-            with self.rep.phase(self.name, "start"):
-                started = self.start()
-            if not started:
-                self.rep.skip(self.label("contract, streams"), "services did not start")
-                return
-            if self.wants("contract"):
-                with self.rep.phase(self.name, "contract"):
-                    self.contract()
-            if self.wants("jwt"):
-                with self.rep.phase(self.name, "jwt"):
-                    jwt_checks.run(self)
-            if self.wants("ratelimit"):
-                with self.rep.phase(self.name, "ratelimit"):
-                    ratelimit.run_all(self)
-            if self.wants("chat") and self.streaming:
-                with self.rep.phase(self.name, "chat"):
-                    # The JWT combinations: the SDK and the stream itself
-                    # with a token; the api-key ones of the same gateway and
-                    # transport run the rest.
-                    chat.run_all(self, full=self.auth != "jwt")
-            if self.wants("chat-off") and not self.streaming:
-                with self.rep.phase(self.name, "chat"):
-                    self.check("streaming = false: no chat routes, no chat docs", chat.off, self)
-            if self.streams and self.wants("streams"):
-                with self.rep.phase(self.name, "streams"):
-                    self.stream_failures()
-            with self.rep.phase(self.name, "shutdown"):
-                self.shutdown()
-            if self.wants("make-dev"):
-                with self.rep.phase(self.name, "make-dev"):
-                    pyinfra_checks.make_dev(self)
-        finally:
-            self.procs.stop_all()
-            if self.idp is not None:
-                self.idp.close()
+        with self.rep.phase(self.name, "generate"):
+            ok = self.generate()
+        if not ok:
+            self.rep.skip(self.label("remaining phases"), "generation failed")
+            return False
+        redis_port = free_port()
+        self.redis_proc, self.redis = start_redis(self.procs, redis_port, self.root / "redis")
+        if self.bus_kind and not self.check(
+            f"{self.bus_kind} broker of the run is up", self.get_broker
+        ):
+            self.rep.skip(self.label("remaining phases"), f"no {self.bus_kind} broker")
+            return False
+        with self.rep.phase(self.name, "install"):
+            self.install()
+        with self.rep.phase(self.name, "static"):
+            self.static()
+        if not (self.ml_ok or self.gw_ok):
+            self.rep.skip(self.label("lint, test, runtime"), "nothing installed")
+            return False
+        with self.rep.phase(self.name, "lint"):
+            self.lint()
+        with self.rep.phase(self.name, "test"):
+            self.test()
+        if not (self.ml_ok and self.gw_ok):
+            self.rep.skip(
+                self.label("runtime phases"),
+                f"{'ML service' if not self.ml_ok else 'gateway'} not installed",
+            )
+            return False
+        return True
+
+    def exercise(self) -> None:
+        """The runtime phases, on the prepared repo: timing-sensitive, so
+        run.py never runs two combinations' at once."""
+        with self.rep.phase(self.name, "start"):
+            started = self.start()
+        if not started:
+            self.rep.skip(self.label("contract, streams"), "services did not start")
+            return
+        if self.wants("contract"):
+            with self.rep.phase(self.name, "contract"):
+                self.contract()
+        if self.wants("jwt"):
+            with self.rep.phase(self.name, "jwt"):
+                jwt_checks.run(self)
+        if self.wants("ratelimit"):
+            with self.rep.phase(self.name, "ratelimit"):
+                ratelimit.run_all(self)
+        if self.wants("chat") and self.streaming:
+            with self.rep.phase(self.name, "chat"):
+                # The JWT combinations: the SDK and the stream itself
+                # with a token; the api-key ones of the same gateway and
+                # transport run the rest.
+                chat.run_all(self, full=self.auth != "jwt")
+        if self.wants("chat-off") and not self.streaming:
+            with self.rep.phase(self.name, "chat"):
+                self.check("streaming = false: no chat routes, no chat docs", chat.off, self)
+        if self.streams and self.wants("streams"):
+            with self.rep.phase(self.name, "streams"):
+                self.stream_failures()
+        if self.bus_kind and self.wants("bus"):
+            with self.rep.phase(self.name, "bus"):
+                bus.run_all(self)
+        with self.rep.phase(self.name, "shutdown"):
+            self.shutdown()
+        if self.wants("make-dev"):
+            with self.rep.phase(self.name, "make-dev"):
+                pyinfra_checks.make_dev(self)
 
     # generate -----------------------------------------------------------
     def generate(self) -> bool:
@@ -514,6 +598,12 @@ class Combo:
                     any("redis" in (s.get("image") or "") for s in summary["services"]),
                     f"no redis service in {names}",
                 )
+            if self.bus_kind:
+                images = [s.get("image") or "" for s in summary["services"]]
+                expect(
+                    any(self.bus_kind in i for i in images),
+                    f"no {self.bus_kind} service (image) in {names}: {images}",
+                )
             return f"services {names}"
 
         self.check("docker-compose.yml valid (compose-spec loader)", compose)
@@ -594,12 +684,13 @@ class Combo:
     # test ---------------------------------------------------------------------
     @staticmethod
     def _redis_skips(output: str) -> list[str]:
+        """Lines that report a skipped test that needed Redis or a broker."""
         lines = output.splitlines()
         hits = []
         for i, line in enumerate(lines):
             if re.search(r"skip", line, re.I):
                 window = " ".join(lines[i : i + 3])
-                if re.search(r"redis", window, re.I):
+                if re.search(r"redis|rabbit|amqp|kafka|broker", window, re.I):
                     hits.append(line.strip())
         return hits
 
@@ -610,7 +701,7 @@ class Combo:
             skips = self._redis_skips(res.output)
             expect(
                 not skips,
-                "Redis tests were skipped although REDIS_URL is set:\n" + "\n".join(skips[:10]),
+                f"tests were skipped although {self.test_var} is set:\n" + "\n".join(skips[:10]),
             )
             if summary_re == "go":
                 counts = {
@@ -629,13 +720,18 @@ class Combo:
             REDIS_URL=self.redis.url_db(1), STREAM_PREFIX=f"{self.prefix}t", PYTHONPATH="src"
         )
         gw_env = self.env(REDIS_URL=self.redis.url_db(2), STREAM_PREFIX=f"{self.prefix}u")
+        if self.bus_kind:
+            # the services' own tests pick a random BUS_PREFIX each; the
+            # variable set here must not matter
+            ml_env.update(self.transport_env(f"{self.prefix}t"))
+            gw_env.update(self.transport_env(f"{self.prefix}u"))
         with ThreadPoolExecutor(2) as pool:
             jobs = []
             if self.ml_ok:
                 jobs.append(
                     pool.submit(
                         self._tests,
-                        "ml: pytest (REDIS_URL set)",
+                        f"ml: pytest ({self.test_var} set)",
                         ["python", "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"],
                         self.ml,
                         ml_env,
@@ -647,7 +743,7 @@ class Combo:
                 jobs.append(
                     pool.submit(
                         self._tests,
-                        "gateway: go test -race ./... (REDIS_URL set)",
+                        f"gateway: go test -race ./... ({self.test_var} set)",
                         ["go", "test", "-race", "-count=1", "-v", "./..."],
                         self.gw,
                         gw_env,
@@ -658,7 +754,7 @@ class Combo:
                 jobs.append(
                     pool.submit(
                         self._tests,
-                        "gateway: npm test (REDIS_URL set)",
+                        f"gateway: npm test ({self.test_var} set)",
                         ["npm", "test"],
                         self.gw,
                         gw_env,
@@ -677,10 +773,14 @@ class Combo:
         return self.env(
             ML_HOST="127.0.0.1",
             LOG_LEVEL="info",
-            REDIS_URL=self.redis.url,
-            STREAM_PREFIX=self.prefix,
             PYTHONPATH="src",
-            **{**self.chat_env, **extra},
+            **{
+                "REDIS_URL": self.redis.url,
+                "STREAM_PREFIX": self.prefix,
+                **self.transport_env(),
+                **self.chat_env,
+                **extra,
+            },
         )
 
     def start_worker(
@@ -695,14 +795,24 @@ class Combo:
             **(extra or {}),
         )
         self.worker_metrics[name] = f"http://127.0.0.1:{metrics_port}"
-        env["STREAM_PREFIX"] = prefix or self.prefix
+        env.update(self.transport_env(prefix))
         cmd = cmd or [self.venv / "bin" / "python", "-m", f"{self.pkg}.worker"]
         proc = self.procs.start(name, [str(c) for c in cmd], self.ml, env)
         if name == "worker":
             self.worker = proc
         return proc
 
-    def wait_worker_ready(self, proc: Proc, prefix: str | None = None) -> None:
+    def wait_worker_ready(self, proc: Proc, prefix: str | None = None, n: int = 1) -> None:
+        if self.bus_kind:
+            # RabbitMQ: n consumers on the requests queue; Kafka: a Stable
+            # group of n members (a rebalance is over)
+            got = self.busclient("consumers", prefix=prefix or self.prefix, n=n, timeout=60)
+            expect(
+                proc.alive() and got["consumers"] >= n,
+                f"{n} worker(s) on {prefix or self.prefix}: {got}\n{proc.log_tail(15)}",
+            )
+            return
+
         # The worker joins the group as a consumer once it reads.
         def joined():
             groups = self.redis("XINFO", "GROUPS", f"{prefix or self.prefix}:requests")
@@ -718,9 +828,10 @@ class Combo:
     def start_gateway(
         self,
         role: str,
-        timeout_ms: int = STREAM_TIMEOUT_MS,
+        timeout_ms: int | None = None,
         ml_url: str | None = None,
         redis_url: str | None = None,
+        bus_url: str | None = None,
         prefix: str | None = None,
         wait_ready: bool = True,
         max_body: int = contract.MAX_BODY,
@@ -730,18 +841,15 @@ class Combo:
         env = self.env(
             GATEWAY_HOST="127.0.0.1",
             GATEWAY_PORT=port,
-            GATEWAY_UPSTREAM_TIMEOUT_MS=timeout_ms,
+            GATEWAY_UPSTREAM_TIMEOUT_MS=timeout_ms or self.timeout_ms,
             GATEWAY_MAX_BODY_BYTES=max_body,
             GATEWAY_SHUTDOWN_TIMEOUT_MS=3000,
             GATEWAY_METRICS_PORT=(metrics_port := free_port()),
             LOG_LEVEL="info",
         )
-        if self.streams:
-            env.update(
-                REDIS_URL=redis_url or self.redis.url,
-                STREAM_PREFIX=prefix or self.prefix,
-                GATEWAY_INSTANCE_ID=f"e2e-{role}",
-            )
+        if self.worker_based:
+            env.update(self.transport_env(prefix, redis_url if self.streams else bus_url))
+            env["GATEWAY_INSTANCE_ID"] = f"e2e-{role}"
         else:
             env["ML_URL"] = ml_url or ""
         env.update(self.limit_env(redis_url))
@@ -800,7 +908,7 @@ class Combo:
 
         if not self.check(f"ml: python -m {self.pkg} ready", ml):
             return False
-        if self.streams:
+        if self.worker_based:
             if not self.check(
                 f"ml: python -m {self.pkg}.worker joins the group",
                 lambda: self.wait_worker_ready(self.start_worker()),
@@ -847,10 +955,23 @@ class Combo:
 
             def start_others():
                 closed = closed_port()
-                if self.streams:
+                if self.worker_based:
+                    down = {
+                        "redis-streams": f"redis://127.0.0.1:{closed}/0",
+                        "rabbitmq": f"amqp://guest:guest@127.0.0.1:{closed}/",
+                        "kafka": f"127.0.0.1:{closed}",
+                    }[self.transport]
                     bases["down"] = self.start_gateway(
-                        "down", redis_url=f"redis://127.0.0.1:{closed}/0", wait_ready=False
+                        "down",
+                        redis_url=down if self.streams else None,
+                        bus_url=None if self.streams else down,
+                        wait_ready=False,
                     )
+                    if self.bus_kind:
+                        # the requests queue or topics are there (as the
+                        # workers make them), only nobody reads them: the
+                        # slow upstream
+                        self.busclient("declare", prefix=f"{self.prefix}slow")
                     bases["slow"] = self.start_gateway(  # no worker there: never ready
                         "slow",
                         timeout_ms=contract.SLOW_TIMEOUT_MS,
@@ -873,7 +994,7 @@ class Combo:
             slow_body = rootdocs_checks.start_slow_body(bases.get("down", bases["main"]))
             records = self.ctx.records.setdefault(self.name, {})
             contract.run_cases(self.rep, self.name, self.transport, bases, records, self.auth)
-            if not self.streams:
+            if not self.worker_based:
                 self.check("idle pauses around the ML keep-alive", idle.pauses, bases["main"])
             go_gateway.runtime(self, slow.url)
             ratelimit.run_all(self)
@@ -927,7 +1048,9 @@ class Combo:
         # A new trace is unsampled (-00) unless GATEWAY_TRACE_SAMPLED is set.
         tp_re = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$")
         errs = []
-        if self.streams:
+        if self.bus_kind:
+            errs += self.bus_forwarding(sent, tp, tp_re)
+        elif self.streams:
             entries = self.redis.xrange(f"{self.prefix}slow:requests")
             seen = {f.get("request_id"): f for _, f in entries}
             for rid, tparent, _ in sent:
@@ -980,6 +1103,53 @@ class Combo:
         if errs:
             raise CheckFailed("\n".join(errs))
 
+    def bus_forwarding(self, sent, tp: str, tp_re) -> list[str]:
+        """The request messages the slow gateway put on the bus, as
+        docs/ml-gateway-contract.md ("RabbitMQ and Kafka protocol") has them."""
+        msgs = self.busclient("read", prefix=f"{self.prefix}slow", queue="requests", timeout=5)
+        seen = {m["headers"].get("request_id"): m for m in msgs}
+        errs = []
+        for rid, tparent, _ in sent:
+            m = seen.get(rid)
+            if m is None:
+                errs.append(f"no request message with request_id {rid}; got {msgs[:3]}")
+                continue
+            h = m["headers"]
+            corr = m.get("correlation_id") if self.bus_kind == "rabbitmq" else h.get("id")
+            if not re.fullmatch(r"[0-9a-f]{32}", corr or "") or corr == rid:
+                errs.append(f"{rid}: correlation id {corr!r} is not a fresh 32-hex id")
+            if self.bus_kind == "rabbitmq":
+                want = f"{self.prefix}slow.replies.e2e-slow"
+                if m.get("reply_to") != want:
+                    errs.append(f"{rid}: reply_to {m.get('reply_to')!r}, expected {want!r}")
+                if m.get("delivery_mode") != 2:
+                    errs.append(f"{rid}: delivery_mode {m.get('delivery_mode')}, not persistent")
+            else:
+                if m.get("key") != corr:
+                    errs.append(f"{rid}: key {m.get('key')!r} is not the id {corr!r}")
+                if not str(h.get("reply_partition", "")).isdigit():
+                    errs.append(f"{rid}: reply_partition {h.get('reply_partition')!r}")
+            if h.get("op", "predict") != "predict":
+                errs.append(f"{rid}: op {h.get('op')!r}")
+            try:
+                if json.loads(m["body"]) != {"instances": [contract.SETOSA]}:
+                    errs.append(f"{rid}: body {m['body']!r}")
+            except (TypeError, ValueError):
+                errs.append(f"{rid}: body not JSON: {m['body']!r}")
+            try:
+                deadline = int(h.get("deadline_ms", ""))
+                now = int(time.time() * 1000)
+                if not now - 60_000 < deadline < now + contract.SLOW_TIMEOUT_MS + 1000:
+                    errs.append(f"{rid}: deadline_ms {deadline} is not ~now + timeout")
+            except (TypeError, ValueError):
+                errs.append(f"{rid}: deadline_ms {h.get('deadline_ms')!r}")
+            got_tp = h.get("traceparent")
+            if tparent == tp and got_tp != tp:
+                errs.append(f"{rid}: valid traceparent not forwarded: {got_tp!r}")
+            if tparent != tp and not (isinstance(got_tp, str) and tp_re.match(got_tp)):
+                errs.append(f"{rid}: invalid traceparent not replaced by a new one: {got_tp!r}")
+        return errs
+
     # streams ---------------------------------------------------------------------
     def stream_failures(self) -> None:
         stream_recovery_checks(self)
@@ -1028,7 +1198,9 @@ class Combo:
 def parity(rep: Reporter, ctx: Context) -> None:
     """The Go and the Node.js gateway (each framework) must answer every case alike."""
     for transport, other in [
-        (t, g) for t in ("http", "redis-streams") for g in ("node", "node-express")
+        (t, g)
+        for t in ("http", "redis-streams", "rabbitmq", "kafka")
+        for g in ("node", "node-express")
     ]:
         go, node = ctx.records.get(f"go-{transport}"), ctx.records.get(f"{other}-{transport}")
         if not go or not node:

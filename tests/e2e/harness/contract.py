@@ -76,7 +76,7 @@ class Case:
     allow: str | None = None
     retry_after: str | None = None
     target: str = "main"
-    transports: tuple[str, ...] = ("http", "redis-streams")
+    transports: tuple[str, ...] = ("http", "redis-streams", "rabbitmq", "kafka")
     min_secs: float | None = None
     max_secs: float | None = None
     headers: dict[str, str] = field(default_factory=dict)

@@ -52,7 +52,7 @@ def runtime(combo, slow_url: str) -> None:
         combo,
         slow_url,
     )
-    if not combo.streams:
+    if not combo.worker_based:
         combo.check("ML_URL unset follows ML_PORT", ml_url_from_ml_port, combo)
     combo.check("a refused URL is logged without its password", redacted_config, combo)
     if combo.auth == "api-key":
@@ -72,7 +72,9 @@ def shedding(combo, slow_url: str) -> str:
     third gets 503 at once. Over streams the slow upstream is a prefix no
     worker reads."""
     extra = {"GATEWAY_MAX_INFLIGHT": 2, "ML_MAX_BATCH": 2}
-    if combo.streams:
+    if combo.worker_based:
+        if combo.bus_kind:  # routed (the queue or topics are there), never read
+            combo.busclient("declare", prefix=f"{combo.prefix}shed")
         # No worker reads this prefix, so the gateway never turns ready:
         # wait for it to listen, not for /readyz.
         base = combo.start_gateway(
@@ -139,12 +141,8 @@ def _env(combo, port: int, extra: dict[str, str]) -> dict[str, str]:
         GATEWAY_SHUTDOWN_TIMEOUT_MS=3000,
         LOG_LEVEL="info",
     )
-    if combo.streams:
-        env.update(
-            REDIS_URL=combo.redis.url,
-            STREAM_PREFIX=f"{combo.prefix}go",
-            GATEWAY_INSTANCE_ID="e2e-go",
-        )
+    if combo.worker_based:
+        env.update(combo.transport_env(f"{combo.prefix}go"), GATEWAY_INSTANCE_ID="e2e-go")
     else:
         env["ML_URL"] = combo.ml_url
     env.update(combo.limit_env())
@@ -184,6 +182,10 @@ def caller_logged(combo) -> str:
 def redacted_config(combo) -> str:
     if combo.streams:
         return _refused(combo, "REDIS_URL", f"redis://:{SECRET}@127.0.0.1:{closed_port()}/x")
+    if combo.transport == "rabbitmq":
+        return _refused(combo, "RABBITMQ_URL", f"amqp://u:{SECRET}@127.0.0.1:x/")
+    if combo.transport == "kafka":  # no password in it: a malformed list is refused
+        return _refused(combo, "KAFKA_BOOTSTRAP_SERVERS", f"u:{SECRET}@127.0.0.1:x")
     return _refused(combo, "ML_URL", f"http://user:{SECRET}@127.0.0.1:{closed_port()}")
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import re
 import secrets
 import shutil
@@ -138,12 +139,15 @@ def lint(combo: Combo) -> None:
 def make_test_without_redis_url(combo: Combo) -> None:
     """The worker's tests (those that need Redis) through the repo's own Makefile,
     as a user runs them: REDIS_URL unset, nothing skipped."""
-    if not combo.streams:
+    if not combo.worker_based:
         return
+    var = combo.test_var
+    # over a bus, every test: with-rabbitmq.sh / with-kafka.sh start the broker
+    select = " -k 'worker or redis'" if combo.streams else ""
 
     def go() -> str:
-        env = combo.env(PYTEST_ADDOPTS="-p no:cacheprovider -rs -k 'worker or redis'")
-        env.pop("REDIS_URL", None)
+        env = combo.env(PYTEST_ADDOPTS=f"-p no:cacheprovider -rs{select}")
+        env.pop(var, None)
         res = combo.run(["make", "test-ml"], combo.repo, env, timeout=900)
         must(res)
         summary = re.findall(r"^=+ (.*(?:passed|failed).*) =+$", res.output, re.M)
@@ -153,7 +157,28 @@ def make_test_without_redis_url(combo: Combo) -> None:
         expect(" passed" in summary[-1], summary[-1])
         return summary[-1]
 
-    combo.ml_once("make test-ml without REDIS_URL: the Redis tests run (own redis-server)", go)
+    own = {"REDIS_URL": "redis-server", "RABBITMQ_URL": "rabbitmq-server"}.get(var, "Kafka")
+    combo.ml_once(f"make test-ml without {var}: the bus tests run (own {own})", go)
+
+
+def _amqp_port() -> int:
+    """A free port for a RabbitMQ node whose Erlang distribution port, which
+    RabbitMQ puts at the AMQP port + 20000 unless told otherwise (dev.sh does
+    not tell it), is free and valid too."""
+    for _ in range(100):
+        port = random.randint(20000, 45000)
+        if all(_bindable(p) for p in (port, port + 20000)):
+            return port
+    raise CheckFailed("no free port pair for RabbitMQ (AMQP, AMQP + 20000)")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def make_dev(combo: Combo) -> None:
@@ -176,6 +201,16 @@ def make_dev(combo: Combo) -> None:
         env["REDIS_URL"] = f"redis://:{password}@127.0.0.1:{ports['REDIS']}/0"
     if combo.streams:
         env["STREAM_PREFIX"] = f"{combo.prefix}dev"
+    if combo.bus_kind:
+        # scripts/dev.sh starts a broker of its own where the URL points
+        env["BUS_PREFIX"] = f"{combo.prefix}dev"
+        if combo.bus_kind == "rabbitmq":
+            ports["BROKER"] = _amqp_port()
+            password = secrets.token_hex(8)
+            env["RABBITMQ_URL"] = f"amqp://e2e:{password}@127.0.0.1:{ports['BROKER']}/"
+        else:
+            ports["BROKER"] = free_port()
+            env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{ports['BROKER']}"
     base = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
     key = secrets_checks.make_api_key(combo)  # creates .env, as a user would first
     if key is not None:
@@ -242,8 +277,9 @@ def make_dev(combo: Combo) -> None:
         elif secs > CTRL_C_BUDGET_S:
             errs.append(f"stopping took {secs:.1f}s (budget {CTRL_C_BUDGET_S:.0f}s)")
         stopped = dict(re.findall(r"dev\.sh: (\S+) stopped \(exit status (\d+)\)", text))
-        want = ["gateway", "ml"] + (["worker"] if combo.streams else [])
+        want = ["gateway", "ml"] + (["worker"] if combo.worker_based else [])
         want += ["redis"] if combo.uses_redis else []
+        want += [combo.bus_kind] if combo.bus_kind else []
         want += ["idp"] if combo.auth == "jwt" else []
         for name in want:
             if name not in stopped:

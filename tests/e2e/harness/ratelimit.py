@@ -101,7 +101,7 @@ class Stack:
         self.combo = combo
         self.proc, self.redis = start_redis(combo.procs, free_port(), combo.root / "rl-redis")
         self.prefix = f"{combo.prefix}rl"
-        if combo.streams:
+        if combo.worker_based:
             self.start_worker()
 
     def start_worker(self) -> None:
@@ -110,11 +110,13 @@ class Stack:
             ML_WORKER_METRICS_PORT=free_port(),
             ML_WORKER_HEARTBEAT_FILE=c.logs / "rl-worker.heartbeat",
         )
-        env["REDIS_URL"] = self.redis.url
-        env["STREAM_PREFIX"] = self.prefix
+        env.update(c.transport_env(self.prefix, self.redis.url if c.streams else None))
         proc = c.procs.start(
             "rl-worker", [str(c.venv / "bin" / "python"), "-m", f"{c.pkg}.worker"], c.ml, env
         )
+        if c.bus_kind:  # the run's broker carries the requests, this Redis the budgets
+            c.wait_worker_ready(proc, prefix=self.prefix)
+            return
 
         def joined() -> bool:
             groups = self.redis("XINFO", "GROUPS", f"{self.prefix}:requests")
@@ -124,7 +126,7 @@ class Stack:
 
     def gateway(self, role: str, **extra) -> str:
         c = self.combo
-        timeout = STREAM_TIMEOUT_MS if c.streams else 5000
+        timeout = STREAM_TIMEOUT_MS if c.streams else c.timeout_ms
         return c.start_gateway(
             role,
             timeout_ms=timeout,
@@ -344,7 +346,9 @@ def run_all(combo) -> None:
 
     def stack() -> str:
         box["stack"] = Stack(combo)
-        return f"redis on port {box['stack'].redis.port}" + (", a worker" if combo.streams else "")
+        return f"redis on port {box['stack'].redis.port}" + (
+            ", a worker" if combo.worker_based else ""
+        )
 
     if not combo.check("rate limit: a Redis of its own for the limited gateways", stack):
         return

@@ -1,12 +1,15 @@
 """The regeneration scenario: a repo generated as go/http, edited by hand,
-switched to redis-streams in braid.toml and brought along by `braid regen`,
-must pass the whole go/redis-streams harness with the hand edits present.
+then switched in braid.toml through every transport (http -> redis-streams ->
+kafka -> http -> rabbitmq), each time brought along by `braid regen` with the
+hand edits kept, must pass the whole go/rabbitmq harness with the hand edits
+present. The switches in between are cheap (regen, the edits, no conflict);
+the full phases run once, on the last transport.
 
 The hand edits are the ones a team makes in its first week: a route added to
 the gateway (a line in a braid-managed file plus new files of its own, with a
 test) and a paragraph in the README. After the regen the route must still
 answer through the running gateway, which by then talks to the ML workers
-over Redis Streams.
+over RabbitMQ.
 """
 
 from __future__ import annotations
@@ -60,6 +63,11 @@ HELLO_TEST_GO = (
     "\t}\n"
     "}\n"
 )
+# The transports the repo goes through after `braid new --transport http`,
+# and the word its README names each by (None: http).
+STEPS = ("redis-streams", "kafka", "http", "rabbitmq")
+README_WORD = {"redis-streams": "Redis Streams", "kafka": "Kafka", "rabbitmq": "RabbitMQ"}
+
 USER_FILES = {
     "services/gateway/internal/httpapi/hello.go": HELLO_GO,
     "services/gateway/internal/httpapi/hello_test.go": HELLO_TEST_GO,
@@ -76,24 +84,40 @@ def snapshot(root: Path) -> dict[str, str]:
 
 
 class RegenCombo(Combo):
-    """go/http -> hand edits -> transport = "redis-streams" -> braid regen ->
-    every phase of the go/redis-streams harness, plus the hand-added route."""
+    """go/http -> hand edits -> transport through STEPS, braid regen each time
+    -> every phase of the go/rabbitmq harness, plus the hand-added route."""
 
-    NAME = "regen-go-http-to-streams"
+    NAME = "regen-go-transports"
 
     def __init__(self, ctx: Context) -> None:
-        super().__init__(ctx, "go", "redis-streams", name=self.NAME, project="e2e-regen")
+        super().__init__(ctx, "go", STEPS[-1], name=self.NAME, project="e2e-regen")
 
     def generate(self) -> bool:
-        return (
+        if not (
             self.braid_new("http")
             and self.check("hand edits: a gateway route and a README paragraph", self.hand_edit)
-            and self.check(
-                'braid.toml: transport = "http" -> "redis-streams"', self.switch_transport
-            )
-            and self.check("braid regen: exit 0, files merged / created / deleted", self.regen)
-            and self.check("hand edits survive the regen", self.edits_kept)
-            and self.check("braid regen again changes nothing (diff exit 0)", self.idempotent)
+        ):
+            return False
+        current = "http"
+        for step in STEPS:
+            if not (
+                self.check(
+                    f'braid.toml: transport = "{current}" -> "{step}"',
+                    self.switch_transport,
+                    current,
+                    step,
+                )
+                and self.check(
+                    f"braid regen to {step}: exit 0, files merged / created / deleted",
+                    self.regen,
+                    current,
+                )
+                and self.check(f"hand edits survive the regen to {step}", self.edits_kept, step)
+            ):
+                return False
+            current = step
+        return (
+            self.check("braid regen again changes nothing (diff exit 0)", self.idempotent)
             and self.check("braid check: in sync; --strict names the hand edits", self.check_cmd)
             and self.inspect()
         )
@@ -119,19 +143,23 @@ class RegenCombo(Combo):
             )
         )
 
-    def switch_transport(self) -> None:
+    def switch_transport(self, old: str, new: str) -> None:
         path = self.repo / "braid.toml"
         text = path.read_text()
-        new, n = re.subn(
-            r'^transport = "http"$', 'transport = "redis-streams"', text, flags=re.MULTILINE
+        changed, n = re.subn(
+            rf'^transport = "{old}"$', f'transport = "{new}"', text, flags=re.MULTILINE
         )
-        expect(n == 1, f'braid.toml: no single `transport = "http"` line:\n{text}')
-        path.write_text(new)
+        expect(n == 1, f'braid.toml: no single `transport = "{old}"` line:\n{text}')
+        path.write_text(changed)
 
-    def regen(self) -> str:
+    def regen(self, old: str) -> str:
         res = self.run([self.ctx.braid, "regen", self.repo], self.root, timeout=120)
         must(res)
         out = res.output
+        expect("Conflict" not in out, f"regen reported a conflict:\n{out}")
+        if old != "http":
+            return res.output.strip().splitlines()[-1].strip()
+        # http -> redis-streams, file by file
         for verb, path in (
             ("Merged", "README.md"),
             ("Kept edits", SERVER_GO),
@@ -147,14 +175,15 @@ class RegenCombo(Combo):
         expect("Conflict" not in out, f"regen reported a conflict:\n{out}")
         return res.output.strip().splitlines()[-1].strip()
 
-    def edits_kept(self) -> None:
+    def edits_kept(self, transport: str) -> None:
         server = (self.repo / SERVER_GO).read_text()
         expect(ROUTE_ANCHOR + ROUTE_LINE in server, f"{SERVER_GO}: the hand-added route is gone")
         for rel, body in USER_FILES.items():
             expect((self.repo / rel).read_text() == body, f"{rel}: changed by regen")
         readme = (self.repo / "README.md").read_text()
         expect(README_PARAGRAPH + README_ANCHOR in readme, "README.md: the hand paragraph is gone")
-        expect("Redis Streams" in readme, "README.md: not re-rendered for redis-streams")
+        word = README_WORD.get(transport)
+        expect(word is None or word in readme, f"README.md: not re-rendered for {transport}")
         markers = [
             rel
             for rel in snapshot(self.repo)
@@ -162,7 +191,8 @@ class RegenCombo(Combo):
         ]
         expect(not markers, f"conflict markers in {markers}")
         gone = self.gw / "internal" / "mlclient" / "client.go"
-        expect(not gone.exists(), f"{gone} (http transport only) still there")
+        if transport != "http":
+            expect(not gone.exists(), f"{gone} (http transport only) still there")
 
     def idempotent(self) -> None:
         must(self.run([self.ctx.braid, "diff", self.repo], self.root, timeout=60))

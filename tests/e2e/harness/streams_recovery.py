@@ -303,6 +303,9 @@ def poison(c) -> str:
     script.write_text(POISON_WORKER.format(pkg=c.pkg, faulty=FAULTY))
     proc = c.start_worker("worker-p", prefix=prefix, cmd=[c.venv / "bin" / "python", script])
     try:
+        # up to 60 s to import the model on a busy machine; then the gateway's
+        # 30 s for /readyz is about the gateway alone
+        c.wait_worker_ready(proc, prefix=prefix)
         base = c.start_gateway("poison", prefix=prefix)
         t0 = time.monotonic()
         r = post_json(
