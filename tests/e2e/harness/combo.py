@@ -988,17 +988,31 @@ class Combo:
                     bases["err500"] = self.start_gateway("err500", ml_url=err500.url)
 
             self.check("gateways for down / slow upstreams started", start_others)
+            # The idle-pause check (HTTP) takes a minute of idle gaps around the
+            # ML service's keep-alive: it runs beside the other checks, on a
+            # gateway of its own (its own upstream pool, nobody else's traffic
+            # in its gaps; no rate limit to share with the limiter's checks).
+            idle_run = []
+
+            def start_idle():
+                base = self.start_gateway("idle", extra={"GATEWAY_RATE_LIMIT": "0"})
+                pool = ThreadPoolExecutor(1)
+                idle_run.append(pool.submit(idle.pauses, base))
+                pool.shutdown(wait=False)
+
+            if not self.worker_based:
+                self.check("gateway for the idle-pause check started", start_idle)
             # The 408 of a body that never ends takes the read timeout (30 s):
             # sent now, to the gateway whose upstream is down (no case here
             # counts its requests in flight), it costs nothing.
             slow_body = rootdocs_checks.start_slow_body(bases.get("down", bases["main"]))
             records = self.ctx.records.setdefault(self.name, {})
             contract.run_cases(self.rep, self.name, self.transport, bases, records, self.auth)
-            if not self.worker_based:
-                self.check("idle pauses around the ML keep-alive", idle.pauses, bases["main"])
             go_gateway.runtime(self, slow.url)
             ratelimit.run_all(self)
             rootdocs_checks.runtime(self, slow_body)
+            for run in idle_run:
+                self.check("idle pauses around the ML keep-alive", run.result)
             if "slow" in bases:
                 self.check(
                     "forwards X-Request-ID and traceparent upstream",
