@@ -137,6 +137,11 @@ NONE_PHASES = ("static", "lint", "test", "start", "ratelimit", "chat-off", "shut
 PHASES = ("contract", "chat", "streams", "bus", "shutdown", "make-dev")
 
 
+# ml_once's locks, one per (check, services/ml fingerprint).
+_ML_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_ML_LOCKS_GUARD = threading.Lock()
+
+
 def combo_name(gateway: str, transport: str, auth: str = "api-key") -> str:
     return f"{gateway}-{transport}" + ("" if auth == "api-key" else f"-{auth}")
 
@@ -326,13 +331,18 @@ class Combo:
         """check(what, fn), unless it passed this run on the same services/ml
         (ml_fingerprint) in another combination: then a PASS that names it."""
         key = (what, self.ml_fingerprint())
-        if (other := self.ctx.ml_passed.get(key)) is not None:
-            self.rep.ok(self.label(what), f"services/ml as in {other} but the name: passed there")
-            return True
-        ok = self.check(what, fn, *a)
-        if ok:
-            self.ctx.ml_passed.setdefault(key, self.name)
-        return ok
+        # With --jobs, two combinations may reach the same check at once: the
+        # second waits for the first's result instead of running it again.
+        with _ML_LOCKS_GUARD:
+            lock = _ML_LOCKS.setdefault(key, threading.Lock())
+        with lock:
+            if (other := self.ctx.ml_passed.get(key)) is not None:
+                self.rep.ok(self.label(what), f"services/ml as in {other} but the name: passed there")
+                return True
+            ok = self.check(what, fn, *a)
+            if ok:
+                self.ctx.ml_passed.setdefault(key, self.name)
+            return ok
 
     # ------------------------------------------------------------ phases
     def run_all(self) -> None:
