@@ -601,7 +601,12 @@ def chat_ml_env() -> dict[str, str]:
 def _slow_stack(combo: Combo) -> tuple[str, str]:
     """A gateway with a small stream queue in front of an ML process (or
     worker) that generates as fast as it can: (gateway base, ML metrics base)."""
-    fast = {"ML_CHAT_TOKEN_DELAY_MS": "0", "ML_CHAT_MAX_TOKENS": str(SLOW_MAX_TOKENS)}
+    # Over Kafka the gateway's reader gets the records in fetches: a first
+    # fetch of more entries than the 8-event queue would overflow it before
+    # the relay took the first (a 502, not this check's case); 1 ms apart,
+    # each fetch brings one or two.
+    delay = "1" if combo.transport == "kafka" else "0"
+    fast = {"ML_CHAT_TOKEN_DELAY_MS": delay, "ML_CHAT_MAX_TOKENS": str(SLOW_MAX_TOKENS)}
     extra = {"GATEWAY_STREAM_BUFFER_EVENTS": SLOW_BUFFER_EVENTS}
     if combo.worker_based:
         prefix = f"{combo.prefix}fast"
