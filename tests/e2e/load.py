@@ -9,7 +9,7 @@ script, the same settings for all four, and print one table:
                               [--connections 32] [--threads 2] [--keep]
                               [--set rate_limit=0 ...]
 
-Everything (wrk, gateway, ML service or worker, redis) shares this one
+Everything (wrk, gateway, ML service or worker, redis, the broker) shares this one
 machine, so the numbers compare the combinations with each other; they are
 not capacity figures. Needs wrk (scripts/e2e-deps.sh --load installs it).
 `--set KEY=VALUE` passes an answer to `braid new` (`rate_limit=0`: no rate
@@ -48,6 +48,7 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
 from harness import procs  # noqa: E402
+from harness.brokers import Brokers  # noqa: E402
 from harness.combo import COMBOS, HOSTILE_DESCRIPTION, Combo, Context, combo_name  # noqa: E402
 from harness.redisc import start_redis  # noqa: E402
 from harness.report import Reporter  # noqa: E402
@@ -276,6 +277,8 @@ def main() -> int:
         description=HOSTILE_DESCRIPTION,
         sentinel_dir=work,
         venv_cache=cache / "venvs",
+        # RabbitMQ and Kafka: one broker each for the run, as run.py starts them
+        brokers=(brokers := Brokers(work, dict(os.environ))),
     )
     rows = []
     variants = [("", args.answers)]
@@ -328,6 +331,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("interrupted")
     finally:
+        brokers.stop()
         procs.kill_all()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
