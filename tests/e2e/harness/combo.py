@@ -1005,7 +1005,9 @@ class Combo:
             idle_run = []
 
             def start_idle():
-                base = self.start_gateway("idle", extra={"GATEWAY_RATE_LIMIT": "0"})
+                base = self.start_gateway(
+                    "idle", ml_url=self.ml_url, extra={"GATEWAY_RATE_LIMIT": "0"}
+                )
                 pool = ThreadPoolExecutor(1)
                 idle_run.append(pool.submit(idle.pauses, base))
                 pool.shutdown(wait=False)
