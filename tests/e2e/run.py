@@ -277,7 +277,10 @@ def main(argv=None) -> int:
                 "setup: braid binary",
                 f"not found: set BRAID_BIN or build {REPO / 'target/debug/braid'}",
             )
-        if not args.fresh_venvs:
+        # Only the run that holds the fixed work dir prunes: a second run
+        # at the same time (its own temp dir, or --workdir) shares the venv
+        # cache, and pruning it would pull the venvs from under the first.
+        if not args.fresh_venvs and lock is not None:
             prune_venvs(cache / "venvs")
         if tools_ok and braid is not None:
             sentinel = work / "sentinel"
