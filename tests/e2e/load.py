@@ -293,6 +293,8 @@ def main() -> int:
         c.root.mkdir(parents=True, exist_ok=True)
         try:
             ok = c.generate()
+            if ok and c.bus_kind:
+                c.get_broker()  # the run's RabbitMQ or Kafka, started once
             if ok:
                 _, c.redis = start_redis(c.procs, procs.free_port(), c.root / "redis")
                 c.install()
