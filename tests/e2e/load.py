@@ -256,6 +256,8 @@ def main() -> int:
 
     cache = cache_dir()
     os.environ["PATH"] = f"{cache / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    # the Kafka broker's jars, where scripts/e2e-deps.sh caches them (as run.py)
+    os.environ.setdefault("KAFKA_CLASSPATH", str(cache / "kafka-4.1.1"))
     if not args.skip_deps:
         load = [] if args.sse else ["--load"]
         subprocess.run(["bash", str(REPO / "scripts" / "e2e-deps.sh"), *load], check=True)
