@@ -149,25 +149,27 @@ async function spend(rl: RedisRateLimiter, caller: string, remoteAddress?: strin
 
 describe('GCRA in Redis', { skip }, () => {
   test('a full budget lets a burst through at once; then a 429 until the next request is due', async (t) => {
-    const { rl, registry } = limiter(t, { rateLimit: 600, rateBurst: 3 }) // one request every 100 ms
-    for (const want of ['"default";r=2;t=1', '"default";r=1;t=1', '"default";r=0;t=1']) {
+    // The rates here leave a second or half of one between requests that must
+    // fall in the same refill: a loaded machine can stall the test for tens of ms.
+    const { rl, registry } = limiter(t, { rateLimit: 60, rateBurst: 3 }) // one request a second
+    for (const want of ['"default";r=2;t=1', '"default";r=1;t=2', '"default";r=0;t=3']) {
       assert.equal(await spend(rl, 'alice'), want)
     }
     const refused = await spend(rl, 'alice')
     assert.ok(refused instanceof HttpProblem)
     assert.equal(refused.status, 429)
-    assert.equal(refused.detail, 'the rate limit of 600 requests per minute is used up; retry after the delay in Retry-After')
-    assert.deepEqual(refused.headers, { 'RateLimit-Policy': '"default";q=600;w=60', RateLimit: '"default";r=0;t=1', 'Retry-After': '1' })
+    assert.equal(refused.detail, 'the rate limit of 60 requests per minute is used up; retry after the delay in Retry-After')
+    assert.deepEqual(refused.headers, { 'RateLimit-Policy': '"default";q=60;w=60', RateLimit: '"default";r=0;t=1', 'Retry-After': '1' })
     assert.match(await registry.metrics(), /^gateway_rate_limited_total 1$/m)
   })
 
   test('a spent budget refills at the steady rate: after the retry-after, one more', async (t) => {
-    const { rl, prefix } = limiter(t, { rateLimit: 1200, rateBurst: 1 }) // one request every 50 ms
+    const { rl, prefix } = limiter(t, { rateLimit: 120, rateBurst: 1 }) // one request every 500 ms
     const key = `${prefix}caller:bob`
     assert.equal((await rl.spend(key))[0], 1)
     const [allowed, , , retryAfter] = await rl.spend(key)
     assert.equal(allowed, 0)
-    assert.ok(retryAfter > 0 && retryAfter <= 50_000, `retry after ${retryAfter} us`)
+    assert.ok(retryAfter > 0 && retryAfter <= 500_000, `retry after ${retryAfter} us`)
     await sleep(retryAfter / 1000 + 5)
     assert.deepEqual((await rl.spend(key)).slice(0, 2), [1, 0])
     assert.equal((await rl.spend(key))[0], 0)
@@ -244,7 +246,7 @@ describe('Redis down', () => {
         } else {
           await assert.rejects(rl.limit(from('frank')), (err: unknown) => err instanceof HttpProblem && err.status === 503)
         }
-        if (i > 0) assert.ok(performance.now() - started < 50, 'within the pause, Redis is not asked')
+        if (i > 0) assert.ok(performance.now() - started < 250, 'within the pause, Redis is not asked')
       }
       assert.match(await registry.metrics(), new RegExp(`^gateway_rate_limiter_failures_total\\{mode="${mode}"\\} 3$`, 'm'))
       assert.equal(lines.filter((l) => l.includes(`the rate limiter cannot reach Redis; failing ${mode}`)).length, 1)
