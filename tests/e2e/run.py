@@ -217,6 +217,26 @@ def prune_venvs(venvs: Path, keep: int = 6) -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
+def prep_order(combos: list[Combo]) -> list[Combo]:
+    """The combinations round-robin across (transport, streaming), in their
+    order within each, the slowest transports first. Those that share both
+    share their services/ml, whose checks run once (Combo.ml_once): prepared
+    side by side, the second would wait for the first's pytest with its slot
+    idle; this way the first is done by the time the second gets there. The
+    regen scenario comes last."""
+    groups: dict[tuple[str, bool], list[Combo]] = {}
+    # The slowest to prepare first (Kafka's suites, then RabbitMQ's...), so
+    # that the last ones to finish are short.
+    slowest = ("kafka", "rabbitmq", "redis-streams", "http")
+    for c in sorted(combos, key=lambda c: slowest.index(getattr(c, "transport", "http"))):
+        if not isinstance(c, RegenCombo):
+            groups.setdefault((c.transport, c.streaming), []).append(c)
+    ordered: list[Combo] = []
+    while any(groups.values()):
+        ordered += [g.pop(0) for g in groups.values() if g]
+    return ordered + [c for c in combos if isinstance(c, RegenCombo)]
+
+
 def run_combos(combos: list[Combo], static_all: StaticMatrix | None, jobs: int) -> None:
     """Every combination's phases. With jobs > 1 the preparing phases of
     `jobs` combinations (and static-all) overlap, and the runtime phases,
@@ -229,6 +249,7 @@ def run_combos(combos: list[Combo], static_all: StaticMatrix | None, jobs: int) 
         if static_all is not None:
             static_all.run_all()
         return
+    combos = prep_order(combos)
     try:
         with ThreadPoolExecutor(jobs) as pool:
             side = pool.submit(static_all.run_all) if static_all is not None else None

@@ -527,6 +527,20 @@ class Matrix(unittest.TestCase):
         self.assertEqual(Combo(ctx, "go", "kafka").timeout_ms, 15000)
         self.assertEqual(Combo(ctx, "go", "rabbitmq").timeout_ms, 5000)
 
+    def test_combinations_sharing_a_services_ml_are_not_prepared_side_by_side(self):
+        import run
+        from harness.combo import COMBOS
+
+        ctx = type("Ctx", (), {"rep": quiet(), "work": Path(tempfile.gettempdir())})()
+        combos = [Combo(ctx, *c) for c in COMBOS]
+        ordered = run.prep_order(combos)
+        self.assertEqual(sorted(c.name for c in ordered), sorted(c.name for c in combos))
+        ml = [(c.transport, c.streaming) for c in ordered]
+        # --jobs 2 prepares neighbours together: those must not share services/ml
+        together = [pair for pair in zip(ml, ml[1:], strict=False) if pair[0] == pair[1]]
+        self.assertFalse(together, [c.name for c in ordered])
+        self.assertEqual(ordered[0].transport, "kafka")  # the slowest first
+
 
 if __name__ == "__main__":
     try:
