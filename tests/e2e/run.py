@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -85,8 +85,14 @@ def parse_args(argv):
         default=int(os.environ.get("BRAID_E2E_JOBS", "1")),
         metavar="N",
         help="prepare N combinations at once (generate, install, static, lint, test); "
-        "their runtime phases, which time things, still run one at a time, after all "
-        "are prepared (default 1, or $BRAID_E2E_JOBS)",
+        "their runtime phases, which time things, still run one at a time, each as soon "
+        "as its combination is prepared (default 1, or $BRAID_E2E_JOBS)",
+    )
+    p.add_argument(
+        "--serial-runtime",
+        action="store_true",
+        help="with --jobs: run the runtime phases only once every combination is "
+        "prepared, with nothing else of the harness's running beside them",
     )
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (repos, logs)")
     p.add_argument(
@@ -237,11 +243,16 @@ def prep_order(combos: list[Combo]) -> list[Combo]:
     return ordered + [c for c in combos if isinstance(c, RegenCombo)]
 
 
-def run_combos(combos: list[Combo], static_all: StaticMatrix | None, jobs: int) -> None:
+def run_combos(
+    combos: list[Combo], static_all: StaticMatrix | None, jobs: int, overlap: bool = True
+) -> None:
     """Every combination's phases. With jobs > 1 the preparing phases of
-    `jobs` combinations (and static-all) overlap, and the runtime phases,
-    whose checks measure time (deadlines, drains, keep-alive gaps, SIGKILL
-    recovery), run afterwards one combination at a time with nothing else of
+    `jobs` combinations (and static-all) run at once, and the runtime
+    phases, whose checks measure time (deadlines, drains, keep-alive gaps,
+    SIGKILL recovery), one combination at a time: with `overlap`, each as
+    soon as its combination is prepared, beside the preparing of the others
+    (their margins hold on a loaded machine, and the runtime phases mostly
+    wait); without, once every combination is prepared, with nothing else of
     the harness's running."""
     if jobs <= 1:
         for combo in combos:
@@ -253,13 +264,19 @@ def run_combos(combos: list[Combo], static_all: StaticMatrix | None, jobs: int) 
     try:
         with ThreadPoolExecutor(jobs) as pool:
             side = pool.submit(static_all.run_all) if static_all is not None else None
-            prepared = list(pool.map(lambda c: c.prepare(), combos))
+            futures = {pool.submit(c.prepare): c for c in combos}
+            if overlap:
+                ready = as_completed(futures)
+            else:
+                wait(futures)
+                ready = iter(futures)  # in the order they were submitted
+            for fut in ready:
+                combo = futures[fut]
+                if fut.result():
+                    combo.exercise()
+                combo.close()
             if side is not None:
                 side.result()
-        for combo, ok in zip(combos, prepared, strict=True):
-            if ok:
-                combo.exercise()
-            combo.close()
     finally:
         for combo in combos:
             combo.close()
@@ -320,7 +337,7 @@ def main(argv=None) -> int:
             combos = [Combo(ctx, *c) for c in args.combos]
             combos += [RegenCombo(ctx)] if args.regen else []
             static_all = StaticMatrix(braid, work, rep, ctx.base_env()) if args.static_all else None
-            run_combos(combos, static_all, args.jobs)
+            run_combos(combos, static_all, args.jobs, overlap=not args.serial_runtime)
             parity(rep, ctx)
     except KeyboardInterrupt as e:
         interrupted = True

@@ -246,7 +246,8 @@ describe('Redis down', () => {
         } else {
           await assert.rejects(rl.limit(from('frank')), (err: unknown) => err instanceof HttpProblem && err.status === 503)
         }
-        if (i > 0) assert.ok(performance.now() - started < 250, 'within the pause, Redis is not asked')
+        // Asking Redis may wait for its timeout (250 ms); 200 ms leaves room for a loaded machine.
+        if (i > 0) assert.ok(performance.now() - started < 200, 'within the pause, Redis is not asked')
       }
       assert.match(await registry.metrics(), new RegExp(`^gateway_rate_limiter_failures_total\\{mode="${mode}"\\} 3$`, 'm'))
       assert.equal(lines.filter((l) => l.includes(`the rate limiter cannot reach Redis; failing ${mode}`)).length, 1)
