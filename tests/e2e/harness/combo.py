@@ -337,7 +337,9 @@ class Combo:
             lock = _ML_LOCKS.setdefault(key, threading.Lock())
         with lock:
             if (other := self.ctx.ml_passed.get(key)) is not None:
-                self.rep.ok(self.label(what), f"services/ml as in {other} but the name: passed there")
+                self.rep.ok(
+                    self.label(what), f"services/ml as in {other} but the name: passed there"
+                )
                 return True
             ok = self.check(what, fn, *a)
             if ok:
@@ -881,6 +883,26 @@ class Combo:
         self.metrics_bases[role] = f"http://127.0.0.1:{metrics_port}"
         return base
 
+    def in_flight(self, role: str) -> float:
+        """How many HTTP requests the gateway started as `role` is answering
+        (its metrics listener): a check waits for its requests to be in
+        flight before acting, as a fixed sleep falls short on a loaded machine."""
+        name = (
+            "gateway_http_requests_in_flight"
+            if self.gateway == "go"
+            else "gateway_inflight_requests"
+        )
+        text = request("GET", self.metrics_bases[role], "/metrics", timeout=5).body.decode()
+        m = re.search(rf"^{name} (\S+)$", text, re.M)
+        return float(m.group(1)) if m else 0.0
+
+    def wait_in_flight(self, role: str, n: int) -> None:
+        wait_until(
+            lambda: self.in_flight(role) >= n,
+            timeout=10,
+            what=f"{n} request(s) in flight at gateway ({role})",
+        )
+
     def start(self) -> bool:
         self.redis("FLUSHALL")
         if self.auth == "jwt":
@@ -1051,7 +1073,7 @@ class Combo:
 
         t = threading.Thread(target=call)
         t.start()
-        time.sleep(0.3)
+        self.wait_in_flight("slow", 1)
         rc = sproc.stop(timeout=8)
         t.join(timeout=20)
         expect("resp" in box, f"the in-flight request got no answer: {box.get('err')}")

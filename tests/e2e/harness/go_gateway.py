@@ -17,7 +17,6 @@ import re
 import signal
 import subprocess
 import threading
-import time
 
 from . import contract
 from .httpc import HttpError, post_json, request, status_is
@@ -94,7 +93,9 @@ def shedding(combo, slow_url: str) -> str:
     threads = [threading.Thread(target=hold) for _ in range(2)]
     for t in threads:
         t.start()
-    time.sleep(0.5)  # both are waiting on the upstream
+    # Both are waiting on the upstream: the gateway counts them in flight (a
+    # fixed sleep was too short on a loaded machine: the third got in).
+    combo.wait_in_flight("shed", 2)
     case = contract.Case(
         "shed",
         "POST",

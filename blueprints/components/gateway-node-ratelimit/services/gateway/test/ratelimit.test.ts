@@ -124,6 +124,21 @@ function limiter(t: TestContext, overrides: Partial<RateLimitConfig> = {}, prefi
   return { rl, registry, lines, prefix }
 }
 
+// Connected, the script loaded, before the test's first request: until then
+// a request waits for the connection within the limiter's 250 ms timeout,
+// which a loaded CI machine can miss (the request then fails open, without
+// headers).
+async function warmed<L extends { rl: RedisRateLimiter; prefix: string }>(l: L): Promise<L> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await l.rl.spend(`${l.prefix}warm-up`)
+      return l
+    } catch (err) {
+      if (attempt === 20) throw err
+    }
+  }
+}
+
 function testPrefix(t: TestContext): string {
   const prefix = `test-${randomBytes(6).toString('hex')}:`
   t.after(async () => {
@@ -151,7 +166,7 @@ describe('GCRA in Redis', { skip }, () => {
   test('a full budget lets a burst through at once; then a 429 until the next request is due', async (t) => {
     // The rates here leave a second or half of one between requests that must
     // fall in the same refill: a loaded machine can stall the test for tens of ms.
-    const { rl, registry } = limiter(t, { rateLimit: 60, rateBurst: 3 }) // one request a second
+    const { rl, registry } = await warmed(limiter(t, { rateLimit: 60, rateBurst: 3 })) // one request a second
     for (const want of ['"default";r=2;t=1', '"default";r=1;t=2', '"default";r=0;t=3']) {
       assert.equal(await spend(rl, 'alice'), want)
     }
@@ -164,7 +179,7 @@ describe('GCRA in Redis', { skip }, () => {
   })
 
   test('a spent budget refills at the steady rate: after the retry-after, one more', async (t) => {
-    const { rl, prefix } = limiter(t, { rateLimit: 120, rateBurst: 1 }) // one request every 500 ms
+    const { rl, prefix } = await warmed(limiter(t, { rateLimit: 120, rateBurst: 1 })) // one request every 500 ms
     const key = `${prefix}caller:bob`
     assert.equal((await rl.spend(key))[0], 1)
     const [allowed, , , retryAfter] = await rl.spend(key)
@@ -176,7 +191,7 @@ describe('GCRA in Redis', { skip }, () => {
   })
 
   test('each caller has a budget; without a name, the client address', async (t) => {
-    const { rl } = limiter(t, { rateLimit: 60, rateBurst: 1 })
+    const { rl } = await warmed(limiter(t, { rateLimit: 60, rateBurst: 1 }))
     for (const caller of ['alice', 'bob', '']) {
       assert.equal(typeof (await spend(rl, caller)), 'string', `${caller}: first request`)
       assert.ok((await spend(rl, caller)) instanceof HttpProblem, `${caller}: second request`)
@@ -186,8 +201,8 @@ describe('GCRA in Redis', { skip }, () => {
 
   test('two replicas on one Redis spend one budget', async (t) => {
     const prefix = testPrefix(t)
-    const a = limiter(t, { rateLimit: 60, rateBurst: 4 }, prefix).rl
-    const b = limiter(t, { rateLimit: 60, rateBurst: 4 }, prefix).rl
+    const a = (await warmed(limiter(t, { rateLimit: 60, rateBurst: 4 }, prefix))).rl
+    const b = (await warmed(limiter(t, { rateLimit: 60, rateBurst: 4 }, prefix))).rl
     let allowed = 0
     for (let i = 0; i < 10; i++) {
       if (typeof (await spend(i % 2 ? b : a, 'carol')) === 'string') allowed++
@@ -196,7 +211,7 @@ describe('GCRA in Redis', { skip }, () => {
   })
 
   test('a budget expires once whole again; a refusal writes nothing', async (t) => {
-    const { rl, prefix } = limiter(t, { rateLimit: 60, rateBurst: 2 }) // one a second
+    const { rl, prefix } = await warmed(limiter(t, { rateLimit: 60, rateBurst: 2 })) // one a second
     const redis = new Redis(REDIS_URL)
     t.after(() => redis.disconnect())
     await spend(rl, 'dave')
@@ -209,7 +224,7 @@ describe('GCRA in Redis', { skip }, () => {
   })
 
   test('the script is loaded again when Redis forgot it', async (t) => {
-    const { rl } = limiter(t, { rateLimit: 60, rateBurst: 5 })
+    const { rl } = await warmed(limiter(t, { rateLimit: 60, rateBurst: 5 }))
     await spend(rl, 'erin')
     const redis = new Redis(REDIS_URL)
     t.after(() => redis.disconnect())
@@ -219,7 +234,7 @@ describe('GCRA in Redis', { skip }, () => {
 
   test('a 429 through the app: the Go gateway\'s bytes and headers', async (t) => {
     const prefix = testPrefix(t)
-    const rateLimiter = limiter(t, { rateLimit: 60, rateBurst: 1 }, prefix).rl
+    const rateLimiter = (await warmed(limiter(t, { rateLimit: 60, rateBurst: 1 }, prefix))).rl
     const { base } = await startApp(t, { rateLimiter })
     const ok = await predict(base, IRIS)
     assert.equal(ok.status, 200)
