@@ -67,8 +67,9 @@ fn selected(bp: &Blueprint, answers: &Answers) -> Vec<bool> {
 fn check_parses(path: &str, text: &str) {
     let ext = Path::new(path).extension().and_then(|e| e.to_str()).unwrap_or("");
     let result = match ext {
-        "yml" | "yaml" => serde_yaml::from_str::<serde_yaml::Value>(text)
-            .map(drop)
+        // Every document of a multi-document file (the Kubernetes manifests).
+        "yml" | "yaml" => serde_yaml::Deserializer::from_str(text)
+            .try_for_each(|doc| <serde_yaml::Value as serde::Deserialize>::deserialize(doc).map(drop))
             .map_err(|e| e.to_string()),
         "toml" => toml::from_str::<toml::Table>(text).map(drop).map_err(|e| e.to_string()),
         "json" => serde_json::from_str::<serde_json::Value>(text)
