@@ -280,3 +280,45 @@ fn a_file_in_the_way_of_a_folder_is_left_alone_and_the_rest_regenerates() {
     assert!(dir.join("docs/index.md").is_file());
     regen(&dir).success().stderr_has("0 files changed");
 }
+
+/// Issue 16: `kubernetes = false` in braid.toml takes deploy/k8s/ away on
+/// regen when nobody touched it, and keeps (with a warning) the manifest a
+/// user edited, deleting the rest.
+#[test]
+fn turning_kubernetes_off_removes_deploy_k8s_unless_edited() {
+    let tmp = TempDir::new().unwrap();
+    for (name, edit) in [("untouched", false), ("edited", true)] {
+        let dir = tmp.path().join(name);
+        braid()
+            .args([
+                "new",
+                dir.to_str().unwrap(),
+                "--yes",
+                "--name",
+                "kube",
+                "--transport",
+                "kafka",
+            ])
+            .run()
+            .success();
+        let prod = "deploy/k8s/overlays/prod/kustomization.yaml";
+        assert!(dir.join(prod).is_file(), "{name}: {prod} not generated");
+        assert!(dir.join("deploy/k8s/base/kustomization.yaml").is_file());
+        if edit {
+            let text = format!("{}# our registry's pull secret goes here\n", read(&dir, prod));
+            fs::write(dir.join(prod), &text).unwrap();
+        }
+        set_answer(&dir, "kubernetes", "false");
+        let run = regen(&dir)
+            .success()
+            .stderr_has("Deleted deploy/k8s/base/kustomization.yaml");
+        assert!(!read(&dir, "README.md").contains("Deploy to Kubernetes"));
+        if edit {
+            run.stderr_has(&format!("{prod}: no longer generated, but edited by you; kept"));
+            assert!(read(&dir, prod).ends_with("# our registry's pull secret goes here\n"));
+            assert!(!dir.join("deploy/k8s/base").exists(), "emptied folders go");
+        } else {
+            assert!(!dir.join("deploy").exists(), "{name}: deploy/ left behind");
+        }
+    }
+}
