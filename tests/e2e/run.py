@@ -38,8 +38,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -84,9 +85,9 @@ def parse_args(argv):
         type=int,
         default=int(os.environ.get("BRAID_E2E_JOBS", "1")),
         metavar="N",
-        help="prepare N combinations at once (generate, install, static, lint, test); "
-        "their runtime phases, which time things, still run one at a time, each as soon "
-        "as its combination is prepared (default 1, or $BRAID_E2E_JOBS)",
+        help="run N tasks at once: a combination's preparing (generate, install, static, "
+        "lint, test), static-all, or a combination's runtime phases, which time things "
+        "and never run beside another's (default 1, or $BRAID_E2E_JOBS)",
     )
     p.add_argument(
         "--serial-runtime",
@@ -246,14 +247,14 @@ def prep_order(combos: list[Combo]) -> list[Combo]:
 def run_combos(
     combos: list[Combo], static_all: StaticMatrix | None, jobs: int, overlap: bool = True
 ) -> None:
-    """Every combination's phases. With jobs > 1 the preparing phases of
-    `jobs` combinations (and static-all) run at once, and the runtime
-    phases, whose checks measure time (deadlines, drains, keep-alive gaps,
-    SIGKILL recovery), one combination at a time: with `overlap`, each as
-    soon as its combination is prepared, beside the preparing of the others
-    (their margins hold on a loaded machine, and the runtime phases mostly
-    wait); without, once every combination is prepared, with nothing else of
-    the harness's running."""
+    """Every combination's phases. With jobs > 1, `jobs` tasks run at once,
+    a task being one combination's preparing phases (generate, install,
+    static, lint, test), static-all, or one combination's runtime phases.
+    The runtime phases, whose checks measure time (deadlines, drains,
+    keep-alive gaps, SIGKILL recovery), never run beside another
+    combination's, and go first when a slot frees: with `overlap` they run
+    beside at most jobs - 1 preparing tasks, as soon as their combination is
+    prepared; without, once every combination is prepared, alone."""
     if jobs <= 1:
         for combo in combos:
             combo.run_all()
@@ -262,24 +263,87 @@ def run_combos(
         return
     combos = prep_order(combos)
     try:
-        with ThreadPoolExecutor(jobs) as pool:
-            side = pool.submit(static_all.run_all) if static_all is not None else None
-            futures = {pool.submit(c.prepare): c for c in combos}
-            if overlap:
-                ready = as_completed(futures)
-            else:
-                wait(futures)
-                ready = iter(futures)  # in the order they were submitted
-            for fut in ready:
-                combo = futures[fut]
-                if fut.result():
+        if overlap:
+            Schedule(combos, static_all, jobs).run()
+        else:
+            with ThreadPoolExecutor(jobs) as pool:
+                side = pool.submit(static_all.run_all) if static_all is not None else None
+                prepared = list(pool.map(lambda c: c.prepare(), combos))
+                if side is not None:
+                    side.result()
+            for combo, ok in zip(combos, prepared, strict=True):
+                if ok:
                     combo.exercise()
                 combo.close()
-            if side is not None:
-                side.result()
     finally:
         for combo in combos:
             combo.close()
+
+
+class Schedule:
+    """`jobs` threads taking tasks: a prepared combination's runtime phases
+    first (one combination's at a time), else the next to prepare (static-all
+    first, then the combinations in order)."""
+
+    def __init__(self, combos: list[Combo], static_all: StaticMatrix | None, jobs: int) -> None:
+        self.to_prepare: list = ([static_all] if static_all is not None else []) + list(combos)
+        self.prepared: list[tuple[Combo, bool]] = []
+        self.preparing = 0
+        self.running = False  # a combination's runtime phases
+        self.jobs = jobs
+        self.cv = threading.Condition()
+        self.errors: list[BaseException] = []
+
+    def run(self) -> None:
+        threads = [threading.Thread(target=self.worker, daemon=True) for _ in range(self.jobs)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)  # a signal handler (Ctrl-C, SIGTERM) still runs meanwhile
+        if self.errors:
+            raise self.errors[0]
+
+    def next_task(self):
+        with self.cv:
+            while True:
+                if self.errors:
+                    return None
+                if self.prepared and not self.running:
+                    self.running = True
+                    return ("exercise", *self.prepared.pop(0))
+                if self.to_prepare:
+                    self.preparing += 1
+                    return ("prepare", self.to_prepare.pop(0), None)
+                if not self.prepared and not self.preparing:
+                    return None  # nothing left that this thread could take
+                self.cv.wait()
+
+    def worker(self) -> None:
+        while (task := self.next_task()) is not None:
+            kind, item, ok = task
+            try:
+                if kind == "exercise":
+                    if ok:
+                        item.exercise()
+                    item.close()
+                elif isinstance(item, StaticMatrix):
+                    item.run_all()
+                else:
+                    ok = item.prepare()
+            except BaseException as e:  # noqa: BLE001 - handed to run()
+                with self.cv:
+                    self.errors.append(e)
+                    self.cv.notify_all()
+                return
+            with self.cv:
+                if kind == "exercise":
+                    self.running = False
+                else:
+                    self.preparing -= 1
+                    if not isinstance(item, StaticMatrix):
+                        self.prepared.append((item, ok))
+                self.cv.notify_all()
 
 
 def find_braid() -> Path | None:

@@ -318,10 +318,18 @@ class FakeSSE:
                     if n == 0:
                         delta = {"role": "assistant", **delta}
                     chunk = {
-                        "id": f"chatcmpl-{rid}", "object": "chat.completion.chunk",
-                        "created": 1, "model": "ngram",
-                        "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                     "finish_reason": "length" if n == n_tokens else None}],
+                        "id": f"chatcmpl-{rid}",
+                        "object": "chat.completion.chunk",
+                        "created": 1,
+                        "model": "ngram",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": delta,
+                                "logprobs": None,
+                                "finish_reason": "length" if n == n_tokens else None,
+                            }
+                        ],
                     }
                     events.append(b"data: " + json.dumps(chunk, separators=sep).encode() + b"\n\n")
                 if not no_done:
@@ -403,7 +411,9 @@ class MlOnce(unittest.TestCase):
         title = " ".join(w.capitalize() for w in project.split("-"))
         ml = root / project / "services" / "ml"
         (ml / "src" / pkg).mkdir(parents=True)
-        (ml / "src" / pkg / "__init__.py").write_text(f'"""{title} ML."""\nNAME = "{project}"\n{extra}')
+        (ml / "src" / pkg / "__init__.py").write_text(
+            f'"""{title} ML."""\nNAME = "{project}"\n{extra}'
+        )
         (ml / ".mypy_cache").mkdir()
         (ml / ".mypy_cache" / project).write_text(project)  # caches do not count
         c = Combo.__new__(Combo)
@@ -540,6 +550,51 @@ class Matrix(unittest.TestCase):
         together = [pair for pair in zip(ml, ml[1:], strict=False) if pair[0] == pair[1]]
         self.assertFalse(together, [c.name for c in ordered])
         self.assertEqual(ordered[0].transport, "kafka")  # the slowest first
+
+    def test_the_schedule_never_runs_two_runtime_phases_at_once(self):
+        import threading
+
+        import run
+
+        lock = threading.Lock()
+        now = {"tasks": 0, "exercising": 0}
+        seen = {"tasks": 0, "exercising": 0}
+        log: list[tuple[str, str]] = []
+
+        class Fake:
+            def __init__(self, name, secs):
+                self.name, self.secs = name, secs
+
+            def task(self, kind, ok=True):
+                with lock:
+                    log.append((kind, self.name))
+                    now["tasks"] += 1
+                    now["exercising"] += kind == "exercise"
+                    for k in now:
+                        seen[k] = max(seen[k], now[k])
+                time.sleep(self.secs)
+                with lock:
+                    now["tasks"] -= 1
+                    now["exercising"] -= kind == "exercise"
+                return ok
+
+            def prepare(self):
+                return self.task("prepare", ok=self.name != "broken")
+
+            def exercise(self):
+                self.task("exercise")
+
+            def close(self):
+                pass
+
+        fakes = [Fake(n, s) for n, s in (("a", 0.05), ("b", 0.01), ("broken", 0.01), ("c", 0.03))]
+        run.Schedule(fakes, None, 2).run()
+        self.assertEqual(seen, {"tasks": 2, "exercising": 1})
+        self.assertEqual(sorted(n for k, n in log if k == "prepare"), ["a", "b", "broken", "c"])
+        # prepared before exercised; a combination that failed to prepare is not exercised
+        self.assertEqual(sorted(n for k, n in log if k == "exercise"), ["a", "b", "c"])
+        for name in "abc":
+            self.assertLess(log.index(("prepare", name)), log.index(("exercise", name)))
 
 
 if __name__ == "__main__":
