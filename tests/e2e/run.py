@@ -166,6 +166,9 @@ def setup_tools(rep: Reporter, cache: Path, skip: bool) -> bool:
             "node",
             "npm",
             "make",
+            "kubectl",
+            "kubeconform",
+            "kube-score",
         )
         if shutil.which(t) is None
     ]
