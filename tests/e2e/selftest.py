@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from fakes.fake_services import fake_gateway, fake_ml  # noqa: E402
-from harness import chat, contract, procs, streams  # noqa: E402
+from harness import chat, contract, k8s_checks, procs, streams  # noqa: E402
 from harness.combo import Combo  # noqa: E402
 from harness.httpc import Resp, request  # noqa: E402
 from harness.redisc import start_redis  # noqa: E402
@@ -505,11 +506,12 @@ class Matrix(unittest.TestCase):
         from harness import static_matrix
 
         grid = static_matrix.answers()
-        self.assertEqual(len(grid), 3 * 4 * 3 * 2 * 2)
+        self.assertEqual(len(grid), 3 * 4 * 3 * 2 * 2 * 2)
         self.assertEqual(len({name for name, _ in grid}), len(grid))
         args = [" ".join(a) for _, a in grid]
         for flag in ("--transport kafka", "--auth none", "--streaming false", "rate_limit=0",
-                     "--node-framework express"):  # fmt: skip
+                     "--node-framework express", "--kubernetes false",
+                     "--kubernetes true"):  # fmt: skip
             self.assertTrue(any(flag in a for a in args), flag)
 
     def test_quick_and_combo_names(self):
@@ -595,6 +597,274 @@ class Matrix(unittest.TestCase):
         self.assertEqual(sorted(n for k, n in log if k == "exercise"), ["a", "b", "c"])
         for name in "abc":
             self.assertLess(log.index(("prepare", name)), log.index(("exercise", name)))
+
+
+# A small deploy/k8s tree that passes every check of harness/k8s_checks.py:
+# each test breaks one thing of it and expects the check to fail for that.
+K8S_BASE = """\
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: worker
+automountServiceAccountToken: false
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: worker
+  annotations:
+    # the topology spread below places the replicas (a hard anti-affinity
+    # would leave pods pending on a one-node cluster); the ScaledObject owns
+    # the replica count, and kube-score does not read ScaledObjects
+    kube-score/ignore: deployment-has-host-podantiaffinity,deployment-replicas
+spec:
+  selector:
+    matchLabels: {app: worker}
+  template:
+    metadata:
+      labels: {app: worker}
+    spec:
+      serviceAccountName: worker
+      automountServiceAccountToken: false
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 10001
+        runAsGroup: 10001
+        seccompProfile: {type: RuntimeDefault}
+      topologySpreadConstraints:
+        - maxSkew: 1
+          topologyKey: kubernetes.io/hostname
+          whenUnsatisfiable: ScheduleAnyway
+          labelSelector:
+            matchLabels: {app: worker}
+      containers:
+        - name: worker
+          image: example.com/ml@sha256:%s
+          imagePullPolicy: Always
+          ports:
+            - {name: http, containerPort: 8000}
+          readinessProbe:
+            httpGet: {path: /readyz, port: http}
+          livenessProbe:
+            exec: {command: [python, -m, app.heartbeat]}
+          startupProbe:
+            httpGet: {path: /healthz, port: http}
+            failureThreshold: 30
+          resources:
+            requests: {cpu: 100m, memory: 256Mi, ephemeral-storage: 100Mi}
+            limits: {cpu: "1", memory: 512Mi, ephemeral-storage: 100Mi}
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            runAsUser: 10001
+            runAsGroup: 10001
+            capabilities: {drop: [ALL]}
+          volumeMounts:
+            - {name: tmp, mountPath: /tmp}
+      volumes:
+        - name: tmp
+          emptyDir: {}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: worker
+spec:
+  selector: {app: worker}
+  ports:
+    - {name: http, port: 8000, targetPort: http}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: worker
+spec:
+  minAvailable: 1
+  selector:
+    matchLabels: {app: worker}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: default-deny
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: worker
+spec:
+  podSelector:
+    matchLabels: {app: worker}
+  policyTypes: [Ingress]
+  ingress:
+    - ports:
+        - {port: 8000}
+---
+apiVersion: keda.sh/v1alpha1
+kind: TriggerAuthentication
+metadata:
+  name: redis
+spec:
+  secretTargetRef:
+    - {parameter: password, name: redis, key: password}
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: worker
+spec:
+  scaleTargetRef:
+    name: worker
+  minReplicaCount: 1
+  maxReplicaCount: 10
+  cooldownPeriod: 300
+  triggers:
+    - type: redis-streams
+      metadata:
+        address: redis:6379
+        stream: predictions
+        consumerGroup: ml
+        pendingEntriesCount: "10"
+        lagCount: "10"
+      authenticationRef:
+        name: redis
+""" % ("0" * 64)
+
+
+@unittest.skipUnless(
+    all(shutil.which(t, path=f"{k8s_checks.cache_dir() / 'bin'}:{os.environ.get('PATH', '')}")
+        for t in ("kubectl", "kubeconform", "kube-score"))
+    and (k8s_checks.schema_dir() / "keda-params.json").is_file(),
+    "kubectl, kubeconform, kube-score or the schemas missing (scripts/e2e-deps.sh)",
+)  # fmt: skip
+class K8sChecks(unittest.TestCase):
+    def setUp(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="k8s-selftest-"))
+        self.k8s = self.dir / "deploy" / "k8s"
+        (self.k8s / "base").mkdir(parents=True)
+        self.env = dict(os.environ)
+        self.env["PATH"] = f"{k8s_checks.cache_dir() / 'bin'}:{self.env.get('PATH', '')}"
+        for overlay in k8s_checks.OVERLAYS:
+            d = self.k8s / "overlays" / overlay
+            d.mkdir(parents=True)
+            (d / "kustomization.yaml").write_text("resources:\n  - ../../base\n")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def check(self, base: str) -> str | None:
+        """None when the tree passes, else the failure's text."""
+        (self.k8s / "base" / "kustomization.yaml").write_text(
+            "namespace: demo\nresources:\n  - all.yaml\n"
+        )
+        (self.k8s / "base" / "all.yaml").write_text(base)
+        try:
+            k8s_checks.validate(self.k8s, self.env)
+        except CheckFailed as e:
+            return str(e)
+        return None
+
+    def fails(self, old: str, new: str, *why: str) -> None:
+        self.assertIn(old, K8S_BASE)
+        err = self.check(K8S_BASE.replace(old, new, 1))
+        self.assertIsNotNone(err, f"{old!r} -> {new!r} passed")
+        for w in why:
+            self.assertIn(w, err)
+
+    def test_the_sample_passes_offline(self):
+        self.assertIsNone(self.check(K8S_BASE))
+
+    def test_an_unknown_field_fails(self):
+        self.fails("readOnlyRootFilesystem: true", "readOnlyRootFileSystem: true",
+                   "readOnlyRootFileSystem' not allowed")  # fmt: skip
+        self.fails("cooldownPeriod: 300", "cooldownPeriods: 300", "ScaledObject worker is invalid")
+        self.fails("  secretTargetRef:", "  secretTargetRefs:", "TriggerAuthentication redis")
+        self.fails("  name: worker\n  annotations:", "  name: worker\n  labelz: {}\n  annotations:",
+                   "labelz")  # fmt: skip
+
+    def test_a_kind_without_schema_fails(self):
+        self.fails("kind: ScaledObject", "kind: ScaledObjects", "could not find schema")
+
+    def test_a_trigger_key_its_scaler_does_not_read_fails(self):
+        self.fails("pendingEntriesCount:", "pendingEntriesCnt:", "pendingEntriesCnt")
+        self.fails("{parameter: password,", "{parameter: passwd,", "passwd")
+
+    def test_a_missing_probe_fails(self):
+        self.fails("          readinessProbe:\n            httpGet: {path: /readyz, port: http}\n",
+                   "", "no readinessProbe, behind Service worker")  # fmt: skip
+        self.fails("          livenessProbe:\n"
+                   "            exec: {command: [python, -m, app.heartbeat]}\n",
+                   "", "no livenessProbe")  # fmt: skip
+
+    def test_hardening(self):
+        self.fails("readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false",
+                   "readOnlyRootFilesystem is not true")  # fmt: skip
+        self.fails("capabilities: {drop: [ALL]}", "capabilities: {drop: [NET_RAW]}", "drop ALL")
+        self.fails("  podSelector: {}\n  policyTypes: [Ingress, Egress]",
+                   "  podSelector: {}\n  policyTypes: [Ingress]", "default-deny")  # fmt: skip
+        self.fails("@sha256:" + "0" * 64, ":1.0", "prod: Deployment/worker",
+                   "not pinned by digest")  # fmt: skip
+        self.fails("      automountServiceAccountToken: false\n", "",
+                   "the pod does not set automountServiceAccountToken false")  # fmt: skip
+        self.fails("kind: ServiceAccount\nmetadata:\n  name: worker\nautomount"
+                   "ServiceAccountToken: false\n", "kind: ConfigMap\nmetadata:\n  name: c\n",
+                   "runs as ServiceAccount worker, not one of its own")  # fmt: skip
+        self.fails("---\napiVersion: networking.k8s.io/v1",
+                   "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"
+                   "stringData: {password: hunter2}\n---\napiVersion: networking.k8s.io/v1",
+                   "Secret/s: carries values")  # fmt: skip
+
+    def test_kube_score_findings_and_unjustified_ignores_fail(self):
+        self.fails("          imagePullPolicy: Always\n", "", "container-image-pull-policy")
+        self.fails("kube-score/ignore", "kube-score/unignored",
+                   "deployment-has-host-podantiaffinity")  # fmt: skip
+        self.fails("    # the topology spread below places the replicas (a hard anti-affinity\n"
+                   "    # would leave pods pending on a one-node cluster); the ScaledObject owns\n"
+                   "    # the replica count, and kube-score does not read ScaledObjects\n", "",
+                   "all.yaml:", "no comment says why deployment-replicas is ignored")  # fmt: skip
+
+    def test_a_comment_naming_the_ignored_test_justifies_it(self):
+        moved = K8S_BASE.replace(
+            "    # the topology spread below places the replicas (a hard anti-affinity\n"
+            "    # would leave pods pending on a one-node cluster); the ScaledObject owns\n"
+            "    # the replica count, and kube-score does not read ScaledObjects\n", "",
+        ).replace(
+            "kind: Deployment\n",
+            "# deployment-has-host-podantiaffinity: the topology spread places them\n"
+            "# deployment-replicas: the ScaledObject owns the count\nkind: Deployment\n",
+        )  # fmt: skip
+        self.assertIsNone(self.check(moved))
+        err = self.check(moved.replace("# deployment-replicas: the", "# the"))
+        self.assertIn("why deployment-replicas is ignored", err or "")
+
+    def test_a_justified_kube_score_ignore_waives_its_hardening_item(self):
+        waived = K8S_BASE.replace(
+            "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false"
+        ).replace(
+            "kube-score/ignore: deployment-has-host-podantiaffinity,deployment-replicas",
+            "kube-score/ignore: deployment-has-host-podantiaffinity,deployment-replicas,"
+            "container-security-context-readonlyrootfilesystem",
+        ).replace(
+            "kind: Deployment\n",
+            "# container-security-context-readonlyrootfilesystem: the image writes\n"
+            "kind: Deployment\n",
+        )  # fmt: skip
+        self.assertIsNone(self.check(waived))
+
+    def test_kubernetes_false_means_nothing_of_it(self):
+        (self.dir / "README.md").write_text("# demo\n\nmake dev\n")
+        shutil.rmtree(self.dir / "deploy")
+        k8s_checks.absent(self.dir)
+        (self.dir / "README.md").write_text("## Deploy to Kubernetes\nkubectl apply -k x\n")
+        with self.assertRaises(CheckFailed):
+            k8s_checks.absent(self.dir)
+        (self.dir / "deploy").mkdir()
+        (self.dir / "README.md").write_text("# demo\n")
+        with self.assertRaises(CheckFailed):
+            k8s_checks.absent(self.dir)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from . import (
     idle,
     jwks,
     jwt_checks,
+    k8s_checks,
     pyinfra_checks,
     ratelimit,
     rootdocs_checks,
@@ -622,6 +623,7 @@ class Combo:
         rootdocs_checks.static(self)
         if self.auth == "jwt":
             jwt_checks.static(self)
+        k8s_checks.static(self)
         dockerfiles = sorted(self.repo.glob("services/*/Dockerfile"))
         for df in dockerfiles:
             rel = df.relative_to(self.repo)

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import k8s_checks
 from .procs import run
 from .report import CheckFailed, Reporter
 
@@ -28,20 +30,30 @@ TRANSPORTS = ("http", "redis-streams", "rabbitmq", "kafka")
 AUTHS = ("api-key", "jwt", "none")
 RATE_LIMITS = ("600", "0")
 STREAMING = ("true", "false")
+KUBERNETES = ("true", "false")
 
 
 def answers() -> list[tuple[str, list[str]]]:
     """(short name, braid new arguments) of every combination."""
     out = []
-    for (gw, fw), tr, auth, rl, st in itertools.product(
-        GATEWAYS, TRANSPORTS, AUTHS, RATE_LIMITS, STREAMING
+    for (gw, fw), tr, auth, rl, st, k8s in itertools.product(
+        GATEWAYS, TRANSPORTS, AUTHS, RATE_LIMITS, STREAMING, KUBERNETES
     ):
         chat = "chat" if st == "true" else "nochat"
         name = f"{gw}{'-' + fw if fw else ''}-{tr}-{auth}-rl{rl}-{chat}"
+        name += "" if k8s == "true" else "-nok8s"
         args = ["--gateway", gw, "--transport", tr, "--auth", auth, "--streaming", st]
+        args += ["--kubernetes", k8s]
         args += ["--set", f"rate_limit={rl}"] + (["--node-framework", fw] if fw else [])
         out.append((name, args))
     return out
+
+
+def _tree_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(f for f in root.rglob("*") if f.is_file()):
+        h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def _digest(*paths: Path) -> str:
@@ -64,7 +76,8 @@ class StaticMatrix:
         self.root.mkdir(parents=True, exist_ok=True)
         with self.rep.phase(NAME, "generate"):
             if not self.rep.check(
-                f"{NAME}: braid new, braid check, make -n, dev.sh env x144", self.generate
+                f"{NAME}: braid new, braid check, make -n, dev.sh env x{len(answers())}",
+                self.generate,
             ):
                 return
         with self.rep.phase(NAME, "static"):
@@ -142,3 +155,49 @@ class StaticMatrix:
             lambda r: [[s] for s in sorted(r.glob("scripts/*.sh"))],
             lambda r, f: ["shellcheck", *rel(r, f)],
         )
+        self.rep.check(
+            f"{NAME}: deploy/k8s: kustomize, kubeconform -strict, kube-score (offline)", self.k8s
+        )
+        self.rep.check(f"{NAME}: kubernetes = false: no deploy/, README silent", self.no_k8s)
+
+    def k8s(self) -> str:
+        """Every distinct deploy/k8s tree (all its files, by path and content)
+        through harness/k8s_checks.py, once."""
+        seen: dict[str, str] = {}
+        errs, secs = [], []
+        for name, repo in sorted(self.repos.items()):
+            tree = repo / "deploy" / "k8s"
+            if name.endswith("-nok8s"):
+                continue
+            if not tree.is_dir():
+                errs.append(f"{name}: no deploy/k8s")
+                continue
+            key = _tree_digest(tree)
+            if key in seen:
+                continue
+            seen[key] = name
+            t0 = time.monotonic()
+            try:
+                k8s_checks.validate(tree, self.env, log=self.log)
+            except CheckFailed as e:
+                errs.append(f"{name}: {e}")
+            secs.append(time.monotonic() - t0)
+        if errs:
+            raise CheckFailed(f"{len(errs)} failure(s):\n" + "\n".join(errs[:5]))
+        per = sum(secs) / len(secs) if secs else 0.0
+        return f"{len(seen)} distinct trees, {per:.2f}s each"
+
+    def no_k8s(self) -> str:
+        errs = []
+        n = 0
+        for name, repo in sorted(self.repos.items()):
+            if not name.endswith("-nok8s"):
+                continue
+            n += 1
+            try:
+                k8s_checks.absent(repo)
+            except CheckFailed as e:
+                errs.append(f"{name}: {e}")
+        if errs:
+            raise CheckFailed(f"{len(errs)} failure(s):\n" + "\n".join(errs[:5]))
+        return f"{n} repos"
