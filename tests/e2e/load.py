@@ -519,7 +519,8 @@ def main() -> int:
                     return
                 if args.warmup:
                     wrk(url, lua, args.warmup, args.connections, args.threads)
-                services = [*c.procs.started, *brokers.procs.started]
+                # this bus's broker only (another one would count as "other")
+                services = [*c.procs.started, *([c.broker.proc] if c.broker else [])]
                 meter = CpuMeter({p.name: p.pid for p in services if p.alive()})
                 meter.start()
                 res, out = wrk(url, lua, args.duration, args.connections, args.threads)
@@ -541,6 +542,9 @@ def main() -> int:
         finally:
             scale_rows.extend((name, n, None) for n in counts[done:])
             c.procs.stop_all()
+            # each bus is measured once: its broker would only take CPU from the next
+            if c.bus_kind and (b := brokers.started.pop(c.bus_kind, None)):
+                b.proc.stop(timeout=30)
 
     try:
         for gateway, transport, *auth in COMBOS:
