@@ -34,13 +34,14 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
-import time
 import re
+import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -219,6 +220,149 @@ def print_sse(rows, args) -> None:
         )
 
 
+# -- scale-out (--workers) ----------------------------------------------------
+SCALE_COMBOS = ("go-redis-streams", "go-rabbitmq", "go-kafka")
+CPU_GROUPS = ("gateway", "workers", "broker", "redis", "ml", "wrk", "other")
+
+
+def parse_counts(text: str) -> list[int]:
+    """`--workers 1,2,3` -> [1, 2, 3] (sorted, unique, each >= 1)."""
+    counts = sorted({int(x) for x in text.split(",") if x.strip()})
+    if not counts or counts[0] < 1:
+        raise ValueError(f"worker counts must be >= 1: {text!r}")
+    return counts
+
+
+def stat_ticks(stat: str) -> tuple[int, int]:
+    """(session id, utime + stime in clock ticks) of one /proc/PID/stat line;
+    the command name (field 2) may hold spaces and parentheses."""
+    f = stat.rpartition(")")[2].split()
+    # f[0] is field 3 (state): session is field 6, utime 14, stime 15
+    return int(f[3]), int(f[11]) + int(f[12])
+
+
+def ticks_by_session() -> dict[int, int]:
+    """CPU ticks of every live process, summed per session (the harness
+    starts each service in its own session, so a session is a service with
+    its children: the broker's JVM or BEAM under its script)."""
+    out: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            sid, ticks = stat_ticks(Path("/proc", d, "stat").read_text())
+        except (OSError, ValueError, IndexError):
+            continue
+        out[sid] = out.get(sid, 0) + ticks
+    return out
+
+
+def machine_busy(text: str) -> tuple[int, int]:
+    """(busy, total) ticks of all cores from /proc/stat's first line."""
+    v = [int(x) for x in text.splitlines()[0].split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
+    total = sum(v[:8])  # guest time is already in user
+    return total - idle, total
+
+
+def cpu_group(name: str) -> str:
+    """The CPU_GROUPS entry of a harness process name."""
+    if name.startswith("gateway"):
+        return "gateway"
+    if name.startswith("worker"):
+        return "workers"
+    if name.startswith("redis"):
+        return "redis"
+    if name in ("rabbitmq", "kafka"):
+        return "broker"
+    return "ml" if name == "ml" else "other"
+
+
+class CpuMeter:
+    """Cores used per group of processes between start() and stop()."""
+
+    def __init__(self, procs_by_name: dict[str, int]) -> None:
+        self.sessions = {pid: cpu_group(name) for name, pid in procs_by_name.items()}
+        self.hz = os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> None:
+        self.t0 = time.monotonic()
+        self.s0 = ticks_by_session()
+        self.m0 = machine_busy(Path("/proc/stat").read_text())
+        self.c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+
+    def stop(self) -> dict[str, float]:
+        wall = time.monotonic() - self.t0
+        s1 = ticks_by_session()
+        m1 = machine_busy(Path("/proc/stat").read_text())
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cores = dict.fromkeys(CPU_GROUPS, 0.0)
+        for sid, group in self.sessions.items():
+            if sid in s1:
+                cores[group] += (s1[sid] - self.s0.get(sid, 0)) / self.hz / wall
+        # wrk is the only child that ran and was waited for meanwhile
+        cores["wrk"] = (c1.ru_utime + c1.ru_stime - self.c0.ru_utime - self.c0.ru_stime) / wall
+        busy = (m1[0] - self.m0[0]) / self.hz / wall
+        known = sum(v for k, v in cores.items() if k != "other")
+        cores["other"] = max(0.0, busy - known)
+        cores["total"] = busy
+        return cores
+
+
+def predictions_per_s(r: dict) -> float:
+    """Requests/s that got an answer (2xx): one iris row each."""
+    if not r["requests"]:
+        return float("nan")
+    return r["rps"] * (r["requests"] - r["non2xx"]) / r["requests"]
+
+
+def scale_tables(rows: list[tuple[str, int, dict | None]], counts: list[int]) -> str:
+    """rows: (combination, workers, wrk result + "cores" or None). The
+    side-by-side table (predictions/s, speed-up over the fewest workers)
+    and the detail one: latency, where the cores went, and /wkr-core, the
+    predictions per second of CPU the workers spent (what one worker with
+    a core of its own would reach, so N such cores: about N times that)."""
+    names = list(dict.fromkeys(name for name, _, _ in rows))
+    got = {(name, n): r for name, n, r in rows}
+    cols = [f"{n} worker{'s' if n > 1 else ''}" for n in counts]
+    lines = [f"{'predictions/s':<20}" + "".join(f"{c:>20}" for c in cols)]
+    lines.append("-" * len(lines[0]))
+    for name in names:
+        base = got.get((name, counts[0]))
+        cells = []
+        for n in counts:
+            r = got.get((name, n))
+            if r is None:
+                cells.append(f"{'-':>20}")
+                continue
+            pps = predictions_per_s(r)
+            if n == counts[0] or base is None:
+                cells.append(f"{pps:>20.0f}")
+            else:
+                up = pps / predictions_per_s(base)
+                cells.append(f"{f'{pps:.0f} (x{up:.2f})':>20}")
+        lines.append(f"{name:<20}" + "".join(cells))
+    head = (
+        f"{'combination':<20} {'workers':>7} {'pred/s':>8} {'/wkr-core':>9} {'p50 ms':>7} "
+        f"{'p99 ms':>8} {'non-2xx':>7} | cores: {'total':>5} "
+        + " ".join(f"{g:>7}" for g in CPU_GROUPS)
+    )
+    lines += ["", head, "-" * len(head)]
+    for name, n, r in rows:
+        if r is None:
+            lines.append(f"{name:<20} {n:>7}  (did not run: see the checks above)")
+            continue
+        c = r.get("cores") or {}
+        pps = predictions_per_s(r)
+        per_core = pps / c["workers"] if c.get("workers") else float("nan")
+        lines.append(
+            f"{name:<20} {n:>7} {pps:>8.0f} {per_core:>9.0f} {r['p50']:>7.2f} {r['p99']:>8.2f} "
+            f"{r['non2xx']:>7} |        {c.get('total', float('nan')):>5.2f} "
+            + " ".join(f"{c.get(g, float('nan')):>7.2f}" for g in CPU_GROUPS)
+        )
+    return "\n".join(lines)
+
+
 def main() -> int:
     # The api-key combinations (a third element names another auth mode).
     names = [combo_name(*c) for c in COMBOS if len(c) == 2]
@@ -248,11 +392,27 @@ def main() -> int:
         default=10,
         help="--sse: the ML's ML_CHAT_TOKEN_DELAY_MS (default 10, an LLM's pace; 0: the relay's own)",
     )
+    p.add_argument(
+        "--workers",
+        metavar="N,N,...",
+        help="scale-out: measure each bus combination (default go-redis-streams, go-rabbitmq, "
+        "go-kafka) with N worker processes each, e.g. --workers 1,2,3",
+    )
     args = p.parse_args()
-    chosen = [ALIASES.get(c, c) for c in (args.combo or names)]
+    counts: list[int] = []
+    if args.workers:
+        if args.sse or args.against:
+            p.error("--workers measures predictions: not with --sse or --against")
+        try:
+            counts = parse_counts(args.workers)
+        except ValueError as e:
+            p.error(str(e))
+    chosen = [ALIASES.get(c, c) for c in (args.combo or (SCALE_COMBOS if counts else names))]
     for c in chosen:
         if c not in names:
             p.error(f"unknown combination {c!r}")
+        if counts and c.endswith("-http"):
+            p.error(f"--workers: {c} has no workers (the ML service answers over HTTP)")
 
     cache = cache_dir()
     os.environ["PATH"] = f"{cache / 'bin'}{os.pathsep}{os.environ['PATH']}"
@@ -323,12 +483,78 @@ def main() -> int:
         finally:
             c.procs.stop_all()
 
+    scale_rows: list[tuple[str, int, dict | None]] = []
+
+    def scale(gateway: str, transport: str, name: str) -> None:
+        """One stack, measured with each worker count in turn (more worker
+        processes join between the runs)."""
+        c = Combo(ctx, gateway, transport, name=name)
+        c.answers = args.answers
+        c.root.mkdir(parents=True, exist_ok=True)
+        done = 0
+        try:
+            ok = c.generate()
+            if ok:
+                if c.bus_kind:
+                    c.get_broker()  # the run's RabbitMQ or Kafka, started once
+                _, c.redis = start_redis(c.procs, procs.free_port(), c.root / "redis")
+                c.install()
+                ok = c.ml_ok and c.gw_ok and c.start()
+            if not ok:
+                return
+            url = c.gateways["main"][1] + "/v1/predict"
+            lua = plain_lua
+            if header := c.authorization():
+                lua = c.root / "post.lua"
+                lua.write_text(f'{LUA}wrk.headers["Authorization"] = "{header}"\n')
+            assert c.worker is not None
+            workers = [c.worker]
+            for n in counts:
+                while len(workers) < n:
+                    workers.append(c.start_worker(f"worker-{len(workers) + 1}"))
+                if not c.check(
+                    f"scale: {n} worker(s) joined",
+                    lambda n=n: c.wait_worker_ready(workers[-1], n=n),
+                ):
+                    return
+                if args.warmup:
+                    wrk(url, lua, args.warmup, args.connections, args.threads)
+                # this bus's broker only (another one would count as "other")
+                services = [*c.procs.started, *([c.broker.proc] if c.broker else [])]
+                meter = CpuMeter({p.name: p.pid for p in services if p.alive()})
+                meter.start()
+                res, out = wrk(url, lua, args.duration, args.connections, args.threads)
+                res["cores"] = meter.stop()
+                (c.root / f"wrk-{n}.txt").write_text(out)
+                dead = [w.name for w in workers if not w.alive()]
+                if dead:
+                    print(f"{name}: {', '.join(dead)} exited during the run", flush=True)
+                    return
+                print(
+                    f"{name} x{n} workers: {predictions_per_s(res):.0f} predictions/s, "
+                    f"p50 {res['p50']:.2f} ms, p99 {res['p99']:.2f} ms, non-2xx {res['non2xx']}, "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in res["cores"].items())
+                    + " cores",
+                    flush=True,
+                )
+                scale_rows.append((name, n, res))
+                done += 1
+        finally:
+            scale_rows.extend((name, n, None) for n in counts[done:])
+            c.procs.stop_all()
+            # each bus is measured once: its broker would only take CPU from the next
+            if c.bus_kind and (b := brokers.started.pop(c.bus_kind, None)):
+                b.proc.stop(timeout=30)
+
     try:
         for gateway, transport, *auth in COMBOS:
             if auth:
                 continue
             name = combo_name(gateway, transport)
             if name not in chosen:
+                continue
+            if counts:
+                scale(gateway, transport, name)
                 continue
             for tag, answers in variants:
                 rows.append((name + tag, measure(gateway, transport, name + tag, answers)))
@@ -342,6 +568,16 @@ def main() -> int:
         if lock is not None:
             lock.close()
 
+    if counts:
+        print(
+            f"\nscale-out: wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
+            f"(after {args.warmup}s warm-up) per row, POST /v1/predict one iris row, the workers' "
+            f"default settings, {os.cpu_count()} cores shared by wrk and all services"
+            + "".join(f", --set {a}" for a in args.answers)
+            + f"; load average {os.getloadavg()[0]:.2f} at the end\n"
+        )
+        print(scale_tables(scale_rows, counts))
+        return 0 if scale_rows and all(r is not None for _, _, r in scale_rows) else 1
     if args.sse:
         print_sse(rows, args)
         return 0 if all(r is not None for _, r in rows) else 1

@@ -867,6 +867,59 @@ class K8sChecks(unittest.TestCase):
             k8s_checks.absent(self.dir)
 
 
+class ScaleOut(unittest.TestCase):
+    """load.py --workers: its arguments, /proc parsing and tables (nothing timed)."""
+
+    def test_counts(self):
+        import load
+
+        self.assertEqual(load.parse_counts("3,1,2,2"), [1, 2, 3])
+        for bad in ("0,1", "", "x"):
+            with self.assertRaises(ValueError):
+                load.parse_counts(bad)
+
+    def test_proc_stat(self):
+        import load
+
+        # the command name may hold spaces and parentheses
+        line = "4242 (python (x) y) S 1 4240 4240 0 -1 4194560 9 0 0 0 70 30 0 0 20 0 3 0"
+        self.assertEqual(load.stat_ticks(line), (4240, 100))
+        busy, total = load.machine_busy("cpu  100 5 50 800 20 3 2 0 0 0\ncpu0 1 2 3 4\n")
+        self.assertEqual((busy, total), (160, 980))
+        groups = ["gateway-main", "worker", "worker-2", "redis-6379", "kafka", "rabbitmq", "ml"]
+        self.assertEqual(
+            [load.cpu_group(n) for n in groups],
+            ["gateway", "workers", "workers", "redis", "broker", "broker", "ml"],
+        )
+        self.assertGreater(sum(load.ticks_by_session().values()), 0)
+
+    def test_tables(self):
+        import load
+
+        def res(rps, requests, non2xx, workers):
+            cores = dict.fromkeys(load.CPU_GROUPS, 0.1) | {"workers": workers, "total": 1.9}
+            return {"rps": rps, "requests": requests, "non2xx": non2xx, "p50": 1.0, "p99": 2.0,
+                    "cores": cores}  # fmt: skip
+
+        rows = [
+            ("go-kafka", 1, res(1000.0, 20000, 0, 0.5)),
+            ("go-kafka", 2, res(1800.0, 36000, 3600, 0.9)),  # 10 % non-2xx: 1620/s
+            ("go-rabbitmq", 1, res(900.0, 18000, 0, 0.45)),
+            ("go-rabbitmq", 2, None),
+        ]
+        text = load.scale_tables(rows, [1, 2])
+        lines = text.splitlines()
+        self.assertIn("1 worker", lines[0])
+        self.assertIn("2 workers", lines[0])
+        kafka = next(line for line in lines if line.startswith("go-kafka "))
+        self.assertEqual(kafka.split(), ["go-kafka", "1000", "1620", "(x1.62)"])
+        rabbit = next(line for line in lines if line.startswith("go-rabbitmq "))
+        self.assertEqual(rabbit.split(), ["go-rabbitmq", "900", "-"])
+        detail = [line for line in lines if line.startswith("go-kafka ") and "|" in line]
+        self.assertEqual(detail[1].split()[:4], ["go-kafka", "2", "1620", "1800"])
+        self.assertIn("did not run", text)
+
+
 if __name__ == "__main__":
     try:
         unittest.main(verbosity=2)

@@ -832,11 +832,15 @@ class Combo:
             groups = self.redis("XINFO", "GROUPS", f"{prefix or self.prefix}:requests")
             for g in groups or []:
                 if isinstance(g, dict) and g.get("name") == streams.GROUP:
-                    return g.get("consumers", 0) >= 1
+                    return g.get("consumers", 0) >= n
             return False
 
         wait_until(
-            joined, timeout=60, interval=0.2, what="the worker to join group ml-workers", proc=proc
+            joined,
+            timeout=60,
+            interval=0.2,
+            what=f"{n} worker(s) to join group ml-workers",
+            proc=proc,
         )
 
     def start_gateway(
