@@ -376,8 +376,9 @@ mod tests {
         assert!(err.contains("    ml_port = 8080       from --set ml_port\n"), "{err}");
         assert!(err.contains("    gateway_port = 8080  the default\n"), "{err}");
         // A prompted value is "your answer"; a kept one holds.
-        // description, gateway, transport, gateway_port, ml_port, auth, rate_limit, streaming
-        let mut p = Scripted::new(&["", "", "", "8080", "8080", "", "", ""]);
+        // description, gateway, transport, gateway_port, ml_port, auth, rate_limit, streaming,
+        // kubernetes
+        let mut p = Scripted::new(&["", "", "", "8080", "8080", "", "", "", ""]);
         let err = resolve(
             &bp,
             &[flag("project_name", "app")],
