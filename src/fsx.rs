@@ -365,7 +365,7 @@ pub fn fingerprint(bytes: &[u8]) -> String {
 /// time per project. Uses the folder's own descriptor, so no lock file is left.
 #[derive(Debug)]
 pub struct Lock {
-    _file: File,
+    file: File,
 }
 
 impl Lock {
@@ -384,7 +384,7 @@ impl Lock {
         let start = Instant::now();
         loop {
             match try_lock(&file) {
-                Ok(()) => return Ok(Lock { _file: file }),
+                Ok(()) => return Ok(Lock { file }),
                 Err(fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
                     std::thread::sleep(Duration::from_millis(25));
                 }
@@ -402,10 +402,28 @@ impl Lock {
         }
     }
 
+    /// Is the folder this lock holds still the one at `dir`? Another braid
+    /// may have removed it (taking it for a stale one) before this one
+    /// locked it: the lock then holds a folder that is gone.
+    pub fn holds(&self, dir: &Path) -> bool {
+        let (Ok(held), Ok(there)) = (self.file.metadata(), fs::symlink_metadata(dir)) else {
+            return false;
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            held.dev() == there.dev() && held.ino() == there.ino()
+        }
+        #[cfg(not(unix))]
+        {
+            held.is_dir() && there.is_dir()
+        }
+    }
+
     /// Takes the lock only if nobody holds it.
     pub fn try_acquire(dir: &Path) -> Option<Self> {
         let file = File::open(dir).ok()?;
-        file.try_lock().ok().map(|()| Lock { _file: file })
+        file.try_lock().ok().map(|()| Lock { file })
     }
 }
 

@@ -136,14 +136,35 @@ fn remove_stale_staging(dir: &Path) {
     }
 }
 
+/// A new staging folder in `parent`, locked. Between its mkdir and its lock,
+/// a `braid new` beside it (`remove_stale_staging`) can take it for a stale one
+/// and remove it: then another is made.
+fn locked_staging(parent: &Path) -> Result<(tempfile::TempDir, Lock)> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let staging = tempfile::Builder::new()
+            .prefix(STAGING_PREFIX)
+            .tempdir_in(parent)
+            .with_context(|| format!("cannot create a temporary folder in {}", parent.display()))?;
+        match Lock::acquire(staging.path(), LOCK_WAIT) {
+            Ok(lock) if lock.holds(staging.path()) => return Ok((staging, lock)),
+            Err(e) if tries >= 10 || staging.path().exists() => return Err(e),
+            _ if tries >= 10 => {
+                return Err(anyhow::anyhow!(
+                    "another braid kept removing the temporary folders in {}",
+                    parent.display()
+                ))
+            }
+            _ => {} // removed under us: make another
+        }
+    }
+}
+
 fn write_fresh(dir: &Path, files: &FileSet, config: &str, state: &State) -> Result<Outcome> {
     let parent = parent_of(dir);
     fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(STAGING_PREFIX)
-        .tempdir_in(&parent)
-        .with_context(|| format!("cannot create a temporary folder in {}", parent.display()))?;
-    let _lock = Lock::acquire(staging.path(), LOCK_WAIT)?;
+    let (staging, _lock) = locked_staging(&parent)?;
     // Each folder once: on a slow disk every mkdir costs, even one that
     // fails because the folder exists.
     let root = staging.path();

@@ -897,3 +897,53 @@ fn noop_regen_rewrites_the_state_file() {
         .collect();
     assert!(rewritten.is_empty(), "a no-op regen rewrote: {rewritten:?}");
 }
+
+/// Found by the harness's static-all (288 `braid new` two at a time into one
+/// parent): `error: cannot open PARENT/.braid-new-XXXX: No such file or
+/// directory`. A `braid new` removes the `.braid-new-*` folders beside its
+/// target that nobody holds, and took a sibling's for stale in the instant
+/// between its mkdir and its lock.
+#[test]
+fn concurrent_news_in_one_folder_never_remove_each_others_staging() {
+    let tmp = TempDir::new().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("braid");
+    for round in 0..12 {
+        let children: Vec<_> = (0..24)
+            .map(|i| {
+                let dir = tmp.path().join(format!("p{round}-{i}"));
+                std::process::Command::new(&bin)
+                    .args([
+                        "--blueprints",
+                        s(&fixtures()),
+                        "new",
+                        s(&dir),
+                        "-b",
+                        "demo",
+                        "--yes",
+                        "--quiet",
+                    ])
+                    .env("NO_COLOR", "1")
+                    .env_remove("BRAID_BLUEPRINTS")
+                    .stdin(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let left: Vec<_> = fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".braid-new-"))
+        .collect();
+    assert!(left.is_empty(), "staging folders left: {left:?}");
+}
