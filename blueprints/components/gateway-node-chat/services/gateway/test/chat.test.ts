@@ -77,13 +77,14 @@ async function openStream(base: string, body: unknown = STREAM): Promise<{ res: 
   }
 }
 
-// Waits until `check` holds (a metric, a close seen by the fake).
+// Waits until `check` holds (a metric, a close seen by the fake), for up
+// to 10 s: a loaded CI machine can take seconds.
 async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return
+  const until = Date.now() + 10_000
+  while (!(await check())) {
+    if (Date.now() > until) assert.fail(`never: ${what}`)
     await sleep(10)
   }
-  assert.fail(`never: ${what}`)
 }
 
 describe('chat settings', () => {
