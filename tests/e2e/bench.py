@@ -1,0 +1,367 @@
+#!/usr/bin/env python3
+"""The one benchmark: every ratio issue 17 asks for, measured in one run on
+this machine, printed side by side (not a test: it fails only when something
+did not run). `scripts/bench` builds braid (release) and calls it.
+
+    scripts/bench [--combo go-http ...] [--duration 10] [--connections 32]
+                  [--sse-duration 5] [--no-new] [--keep]
+
+For each gateway x transport (default: all twelve, api-key auth, the default
+answers): `braid new`, install, train, start every service natively on
+loopback (as run.py does, one combination at a time), then
+- on the HTTP transport, first the ML service alone: `wrk` POST /v1/predict
+  at its own port (no gateway), the "bare" row; then the gateway framework's
+  hello world and the gateway's GET /healthz (what the framework costs,
+  what the gateway adds before any work);
+- the gateway's POST /v1/predict with one iris row and the API key, wrk
+  `-c32` (32 concurrent clients): predictions/s (2xx/s), p50, p99, and where
+  the cores went (gateway, ML service or workers, Redis, broker, wrk);
+- with streaming, 32 concurrent chat streams (`--sse-duration` s): the time
+  to first token, p50 and p99;
+and at the end `braid new` against cookiecutter on an equivalent template
+(tests/e2e/bench_new.py). Then the ratios: per gateway, HTTP over Redis
+Streams and HTTP over the bare ML service, and cookiecutter over braid, each
+beside its target. Each measured row takes --duration seconds (at most 20)
+after --warmup seconds; everything shares this machine's cores, so a row
+compares with the rows of the same run, not with other machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+sys.path.insert(0, str(HERE))
+
+from harness import procs  # noqa: E402
+from harness.brokers import Brokers  # noqa: E402
+from harness.combo import COMBOS, HOSTILE_DESCRIPTION, Combo, Context, combo_name  # noqa: E402
+from harness.httpc import status_is  # noqa: E402
+from harness.redisc import start_redis  # noqa: E402
+from harness.report import Reporter  # noqa: E402
+from load import LUA, CpuMeter, predictions_per_s, sse_load, wrk  # noqa: E402
+from run import ALIASES, cache_dir, find_braid, work_dir  # noqa: E402
+
+GATEWAYS = ("go", "node", "node-express")
+TRANSPORTS = ("http", "redis-streams", "rabbitmq", "kafka")
+HTTP_OVER_STREAMS = 0.50  # the targets of issue 17
+GATEWAY_OVER_BARE = {"go": 0.80}
+NEW_OVER_COOKIECUTTER = 50.0
+GET_LUA = 'wrk.method = "GET"\n'
+
+
+def hello_world(c: Combo, port: int) -> list[str] | None:
+    """The command that serves the gateway framework's hello world on port
+    (tests/e2e/bench/hello-*), or None when there is none for it."""
+    if c.gateway == "go":
+        src = HERE / "bench" / "hello-go"
+        if not (src / "main.go").is_file():
+            return None
+        exe = c.root / "hello-go"
+        subprocess.run(
+            ["go", "build", "-o", str(exe), "."], cwd=src, check=True, env={**os.environ}
+        )
+        return [str(exe)]
+    name = "express.mjs" if c.gateway == "node-express" else "fastify.mjs"
+    src = HERE / "bench" / "hello-node" / name
+    if not src.is_file():
+        return None
+    # its imports resolve from the gateway's own node_modules
+    dst = c.gw / f"bench-hello-{name}"
+    shutil.copyfile(src, dst)
+    return ["node", str(dst)]
+
+
+class Bench:
+    def __init__(self, args, ctx: Context, plain_lua: Path, get_lua: Path) -> None:
+        self.args, self.ctx = args, ctx
+        self.plain_lua, self.get_lua = plain_lua, get_lua
+        # (gateway, row name) -> result; rows print in the order measured
+        self.rows: list[tuple[str, str, dict | None]] = []
+        self.sse: list[tuple[str, dict | None]] = []
+
+    def wrk_row(self, label: str, url: str, lua: Path, c: Combo) -> dict | None:
+        a = self.args
+        if a.warmup:
+            wrk(url, lua, a.warmup, a.connections, a.threads)
+        services = [*c.procs.started, *([c.broker.proc] if c.broker else [])]
+        meter = CpuMeter({p.name: p.pid for p in services if p.alive()})
+        meter.start()
+        res, out = wrk(url, lua, a.duration, a.connections, a.threads)
+        res["cores"] = meter.stop()
+        (c.root / f"wrk-{label.replace(' ', '_')}.txt").write_text(out)
+        if not res["requests"]:
+            print(out, flush=True)
+            return None
+        print(
+            f"{label}: {res['rps']:.0f} req/s, {predictions_per_s(res):.0f} 2xx/s, "
+            f"p50 {res['p50']:.2f} ms, p99 {res['p99']:.2f} ms, non-2xx {res['non2xx']}",
+            flush=True,
+        )
+        return res
+
+    def combo(self, gateway: str, transport: str) -> None:
+        a, ctx = self.args, self.ctx
+        name = combo_name(gateway, transport)
+        c = Combo(ctx, gateway, transport, name=name)
+        c.chat_env["ML_CHAT_TOKEN_DELAY_MS"] = str(a.token_delay_ms)
+        c.root.mkdir(parents=True, exist_ok=True)
+        predict = None
+        try:
+            ok = c.generate()
+            if ok and c.bus_kind:
+                c.get_broker()  # the run's RabbitMQ or Kafka, started once
+            if ok:
+                _, c.redis = start_redis(c.procs, procs.free_port(), c.root / "redis")
+                c.install()
+                ok = c.ml_ok and c.gw_ok and c.start()
+            if not ok:
+                return
+            base = c.gateways["main"][1]
+            lua = self.plain_lua
+            if header := c.authorization():
+                lua = c.root / "post.lua"  # the same request, with the credential
+                lua.write_text(f'{LUA}wrk.headers["Authorization"] = "{header}"\n')
+            if transport == "http":
+                self.rows.append(
+                    (
+                        gateway,
+                        f"{name}: ML alone",
+                        self.wrk_row(
+                            f"{name} ML alone", c.ml_url + "/v1/predict", self.plain_lua, c
+                        ),
+                    )
+                )
+                port = procs.free_port()
+                cmd = hello_world(c, port)
+                if cmd is not None:
+                    hello = c.procs.start(
+                        "gateway-hello", cmd, c.gw, {**os.environ, "PORT": str(port)}
+                    )
+                    procs.wait_until(
+                        lambda: status_is(f"http://127.0.0.1:{port}", "/", 200),
+                        timeout=30,
+                        what="hello world answers",
+                        proc=hello,
+                    )
+                    self.rows.append(
+                        (
+                            gateway,
+                            f"{gateway}: hello world",
+                            self.wrk_row(
+                                f"{gateway} hello world",
+                                f"http://127.0.0.1:{port}/",
+                                self.get_lua,
+                                c,
+                            ),
+                        )
+                    )
+                    hello.stop()
+                self.rows.append(
+                    (
+                        gateway,
+                        f"{gateway}: GET /healthz",
+                        self.wrk_row(f"{gateway} GET /healthz", base + "/healthz", self.get_lua, c),
+                    )
+                )
+            predict = self.wrk_row(name, base + "/v1/predict", lua, c)
+            if c.streaming and a.sse_duration:
+                sse_load(base, c.authorization(), 1, a.connections, a.max_tokens)
+                res = sse_load(base, c.authorization(), a.sse_duration, a.connections, a.max_tokens)
+                print(f"{name} SSE: {res}", flush=True)
+                self.sse.append((name, res))
+        finally:
+            self.rows.append((gateway, name, predict))
+            c.procs.stop_all()
+            shutil.rmtree(c.gw / "node_modules" / ".cache", ignore_errors=True)
+
+    # -- the report ---------------------------------------------------------
+    def report(self, new_line: str | None) -> bool:
+        a = self.args
+        print(
+            f"\nbench: wrk -t{a.threads} -c{a.connections} -d{a.duration}s --latency after "
+            f"{a.warmup}s warm-up per row; POST /v1/predict one iris row (the gateways with "
+            f"their API key; the rate limiter on, its limit out of reach); {os.cpu_count()} "
+            f"cores shared by wrk and every service; load average {os.getloadavg()[0]:.2f}\n"
+        )
+        head = (
+            f"{'row':<34} {'pred/s':>8} {'p50 ms':>7} {'p99 ms':>8} {'non-2xx':>7} | cores: "
+            f"{'gateway':>7} {'ml':>5} {'workers':>7} {'redis':>5} {'broker':>6} {'wrk':>5}"
+        )
+        print(head)
+        print("-" * len(head))
+        got: dict[str, dict] = {}
+        for _, name, r in self.rows:
+            if r is None:
+                print(f"{name:<34} (did not run: see above)")
+                continue
+            got[name] = r
+            co = r.get("cores", {})
+            print(
+                f"{name:<34} {predictions_per_s(r):>8.0f} {r['p50']:>7.2f} {r['p99']:>8.2f} "
+                f"{r['non2xx']:>7} |        "
+                + " ".join(
+                    f"{co.get(g, float('nan')):>{w}.2f}"
+                    for g, w in (
+                        ("gateway", 7),
+                        ("ml", 5),
+                        ("workers", 7),
+                        ("redis", 5),
+                        ("broker", 6),
+                        ("wrk", 5),
+                    )
+                )
+            )
+        met = True
+        print("\nratios (predictions/s; target beside each)")
+        for gw in GATEWAYS:
+            http, streams = got.get(f"{gw}-http"), got.get(f"{gw}-redis-streams")
+            bare = got.get(f"{gw}-http: ML alone")
+            if http and streams:
+                ratio = predictions_per_s(http) / predictions_per_s(streams)
+                ok = ratio >= HTTP_OVER_STREAMS
+                met &= ok
+                print(
+                    f"  {gw + ': HTTP / Redis Streams':<40} {ratio:>6.2f}   "
+                    f"(>= {HTTP_OVER_STREAMS:.2f}: {'met' if ok else 'NOT met'})"
+                )
+            if http and bare:
+                ratio = predictions_per_s(http) / predictions_per_s(bare)
+                target = GATEWAY_OVER_BARE.get(gw)
+                verdict = ""
+                if target is not None:
+                    ok = ratio >= target
+                    met &= ok
+                    verdict = f"(>= {target:.2f}: {'met' if ok else 'NOT met'})"
+                print(f"  {gw + ': through the gateway / ML alone':<40} {ratio:>6.2f}   {verdict}")
+        if self.sse:
+            print(
+                f"\nchat streams: {a.connections} concurrent for {a.sse_duration}s, "
+                f"max_completion_tokens {a.max_tokens}, ML_CHAT_TOKEN_DELAY_MS {a.token_delay_ms}"
+            )
+            head = (
+                f"{'combination':<26} {'streams':>8} {'TTFT p50 ms':>12} {'TTFT p99 ms':>12} "
+                f"{'errors':>7}"
+            )
+            print(head)
+            print("-" * len(head))
+            for name, r in self.sse:
+                print(
+                    f"{name:<26} {r['streams']:>8} {r['ttft_p50']:>12.1f} "
+                    f"{r['ttft_p99']:>12.1f} {r['errors']:>7}"
+                )
+        if new_line is not None:
+            m = re.search(r"ratio ([\d.]+)x", new_line)
+            ratio = float(m.group(1)) if m else float("nan")
+            ok = ratio >= NEW_OVER_COOKIECUTTER
+            met &= ok
+            print(
+                f"\n{'braid new vs cookiecutter':<42} {ratio:>6.1f}x  "
+                f"(>= {NEW_OVER_COOKIECUTTER:.0f}x: {'met' if ok else 'NOT met'})\n  {new_line}"
+            )
+        print(f"\ntargets {'all met' if met else 'NOT all met'}")
+        return met
+
+
+def braid_vs_cookiecutter(braid: Path) -> str | None:
+    out = subprocess.run(
+        [sys.executable, str(HERE / "bench_new.py"), "--braid", str(braid)],
+        capture_output=True,
+        text=True,
+    )
+    sys.stdout.write(out.stdout)
+    sys.stderr.write(out.stderr)
+    if out.returncode != 0:
+        return None
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("braid new")]
+    return lines[-1] if lines else None
+
+
+def main() -> int:
+    names = [combo_name(g, t) for g in GATEWAYS for t in TRANSPORTS]
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--combo", action="append", help=f"one of {', '.join(names)} (repeatable)")
+    p.add_argument("--duration", type=int, default=10, help="seconds per row, 1-20 (default 10)")
+    p.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per row")
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--sse-duration", type=int, default=5, help="seconds of chat streams (0: none)")
+    p.add_argument("--max-tokens", type=int, default=32)
+    p.add_argument("--token-delay-ms", type=int, default=10)
+    p.add_argument("--no-new", action="store_true", help="skip braid new vs cookiecutter")
+    p.add_argument("--keep", action="store_true")
+    p.add_argument("--skip-deps", action="store_true")
+    args = p.parse_args()
+    if not 1 <= args.duration <= 20 or not 0 <= args.sse_duration <= 20:
+        p.error("--duration and --sse-duration: at most 20 s a row")
+    chosen = [ALIASES.get(c, c) for c in (args.combo or names)]
+    for c in chosen:
+        if c not in names:
+            p.error(f"unknown combination {c!r}; choose from {', '.join(names)}")
+
+    cache = cache_dir()
+    os.environ["PATH"] = f"{cache / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    os.environ.setdefault("KAFKA_CLASSPATH", str(cache / "kafka-4.1.1"))
+    if not args.skip_deps:
+        subprocess.run(["bash", str(REPO / "scripts" / "e2e-deps.sh"), "--load"], check=True)
+    braid = find_braid()
+    if braid is None or shutil.which("wrk") is None:
+        print("need the braid binary (BRAID_BIN) and wrk (scripts/e2e-deps.sh --load)")
+        return 2
+    signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+
+    rep = Reporter()
+    work, lock = work_dir(None)
+    plain_lua, get_lua = work / "post.lua", work / "get.lua"
+    plain_lua.write_text(LUA)
+    get_lua.write_text(GET_LUA)
+    ctx = Context(
+        braid=braid,
+        work=work,
+        cache=cache,
+        rep=rep,
+        description=HOSTILE_DESCRIPTION,
+        sentinel_dir=work,
+        venv_cache=cache / "venvs",
+        brokers=(brokers := Brokers(work, dict(os.environ))),
+    )
+    bench = Bench(args, ctx, plain_lua, get_lua)
+    t0 = time.monotonic()
+    new_line = None
+    try:
+        for transport in TRANSPORTS:
+            for gateway in GATEWAYS:
+                if combo_name(gateway, transport) in chosen and (gateway, transport) in COMBOS:
+                    bench.combo(gateway, transport)
+            # each bus is measured once: its broker would only take CPU from the next
+            for kind in list(brokers.started):
+                brokers.started.pop(kind).proc.stop(timeout=30)
+        if not args.no_new:
+            new_line = braid_vs_cookiecutter(braid)
+    except KeyboardInterrupt:
+        print("interrupted")
+    finally:
+        brokers.stop()
+        procs.kill_all()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        if lock is not None:
+            lock.close()
+    bench.report(new_line)
+    print(f"({time.monotonic() - t0:.0f} s)")
+    # a missed target is a finding to read, not a failure: 1 only when a row did not run
+    ran = all(r is not None for _, _, r in bench.rows) and (args.no_new or new_line is not None)
+    return 0 if ran else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
