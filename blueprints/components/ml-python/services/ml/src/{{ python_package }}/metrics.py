@@ -17,3 +17,18 @@ HTTP_DURATION = Histogram(
 )
 PREDICTION_ROWS = Counter("ml_prediction_rows", "Rows predicted.")
 MODEL_INFO = Gauge("ml_model_info", "The model being served (value 1).", ["model_version"])
+BATCH_SIZE = Histogram(
+    "ml_batch_size",
+    "Requests predicted together in one model call (POST /v1/predict).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+BATCH_ROWS = Histogram(
+    "ml_batch_rows",
+    "Rows predicted in one model call (POST /v1/predict).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+)
+BATCH_QUEUE_WAIT = Histogram(
+    "ml_batch_queue_wait_seconds",
+    "Time a prediction request waited in the batch queue before its model call.",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)

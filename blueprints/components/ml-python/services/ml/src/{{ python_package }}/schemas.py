@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -58,3 +59,20 @@ def batch_error(request: PredictRequest, *, max_batch: int, n_features: int) -> 
         if len(row) != n_features:
             return f"instances[{index}] has {len(row)} features, the model takes {n_features}"
     return None
+
+
+def response_json(model: Model, predictions: list[Prediction]) -> bytes:
+    """`PredictResponse.of(model, predictions)` as JSON, without building and validating
+    the pydantic models: the predictions come from the model, already typed."""
+    return json.dumps(
+        {
+            "model_version": model.version,
+            "predictions": [
+                {"label": p.label, "class_id": p.class_id, "probabilities": p.probabilities}
+                for p in predictions
+            ],
+        },
+        ensure_ascii=False,
+        allow_nan=False,
+        separators=(",", ":"),
+    ).encode()
