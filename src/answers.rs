@@ -112,7 +112,7 @@ fn shorthands_to_keys(blueprint: &Blueprint, inputs: &[Input]) -> Result<Vec<Inp
 
 /// Is a `when` condition true for the answers so far?
 pub fn condition(when: &Condition, answers: &Answers) -> Result<bool, String> {
-    when.eval(&answers.to_jinja_map())
+    when.eval(answers.to_jinja_map())
 }
 
 /// Turns inputs into validated answers, asking (or failing) for the rest.

@@ -112,9 +112,10 @@ impl Root {
     /// Files under `prefix/`, keyed by their path relative to it.
     fn subtree(&self, prefix: &str) -> BTreeMap<String, SourceFile> {
         let prefix = format!("{prefix}/");
+        // The keys under a prefix are adjacent in the sorted map.
         self.files
-            .iter()
-            .filter_map(|(p, f)| p.strip_prefix(&prefix).map(|rel| (rel.to_string(), f.clone())))
+            .range::<str, _>((std::ops::Bound::Included(prefix.as_str()), std::ops::Bound::Unbounded))
+            .map_while(|(p, f)| p.strip_prefix(&prefix).map(|rel| (rel.to_string(), f.clone())))
             .collect()
     }
 

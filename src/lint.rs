@@ -111,6 +111,15 @@ fn tags_only(template: &str) -> String {
 
 /// The load-time check: a blueprint error naming every bad comparison.
 pub fn check(blueprint: &Blueprint) -> Result<()> {
+    // A render reads only the templates its answers select: a broken one
+    // elsewhere is found here, when the blueprint loads, not by the one
+    // user whose answers select it.
+    if let Some(broken) = non_utf8_templates(blueprint).into_iter().next() {
+        return Err(Error::blueprint(
+            &blueprint.name,
+            format!("{broken}: a .j2 template must be UTF-8"),
+        ));
+    }
     let found = unknown_choice_values(blueprint);
     if found.is_empty() {
         return Ok(());
@@ -122,6 +131,20 @@ pub fn check(blueprint: &Blueprint) -> Result<()> {
             found.join("\n")
         ),
     ))
+}
+
+/// Every `.j2` file of the blueprint that is not UTF-8, as `component/path`.
+pub fn non_utf8_templates(blueprint: &Blueprint) -> Vec<String> {
+    blueprint
+        .components
+        .iter()
+        .flat_map(|c| {
+            c.files
+                .iter()
+                .filter(|(path, f)| path.ends_with(".j2") && std::str::from_utf8(&f.bytes).is_err())
+                .map(move |(path, _)| format!("{}/{path}", c.label))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -136,6 +159,33 @@ mod tests {
             let found = unknown_choice_values(&blueprint);
             assert!(found.is_empty(), "{}:\n{}", blueprint.name, found.join("\n"));
         }
+    }
+
+    #[test]
+    fn the_embedded_templates_are_utf8_and_a_broken_one_is_found() {
+        let library = Library::new(&[]).unwrap();
+        for blueprint in library.load_all().unwrap() {
+            assert_eq!(
+                non_utf8_templates(&blueprint),
+                Vec::<String>::new(),
+                "{}",
+                blueprint.name
+            );
+        }
+        let mut b = library.load("ml-gateway").unwrap();
+        let last = b.components.len() - 1;
+        let c = &mut b.components[last];
+        c.files.insert(
+            "broken.txt.j2".into(),
+            crate::blueprint::SourceFile {
+                bytes: std::borrow::Cow::Borrowed(b"caf\xe9\n"),
+                executable: false,
+            },
+        );
+        let label = c.label.clone();
+        assert_eq!(non_utf8_templates(&b), [format!("{label}/broken.txt.j2")]);
+        let err = check(&b).unwrap_err().to_string();
+        assert!(err.contains("broken.txt.j2: a .j2 template must be UTF-8"), "{err}");
     }
 
     #[test]

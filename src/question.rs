@@ -163,7 +163,10 @@ impl Condition {
         self.expr.undeclared_variables(false)
     }
 
-    pub fn eval(&self, ctx: &std::collections::BTreeMap<String, minijinja::Value>) -> Result<bool, String> {
+    /// True when the expression holds over `ctx` (a map of names to values;
+    /// pass a [`minijinja::Value`] built once to evaluate many conditions
+    /// without converting the map each time).
+    pub fn eval(&self, ctx: impl serde::Serialize) -> Result<bool, String> {
         self.expr
             .eval(ctx)
             .map(|v| v.is_true())
@@ -582,14 +585,15 @@ mod tests {
                 ("flavor".to_string(), minijinja::Value::from(flavor)),
                 ("docs".to_string(), minijinja::Value::from(true)),
             ]
-            .into()
+            .into_iter()
+            .collect::<std::collections::BTreeMap<String, minijinja::Value>>()
         };
-        assert_eq!(c.eval(&ctx("chocolate")), Ok(true));
-        assert_eq!(c.eval(&ctx("vanilla")), Ok(false));
+        assert_eq!(c.eval(ctx("chocolate")), Ok(true));
+        assert_eq!(c.eval(ctx("vanilla")), Ok(false));
         assert!(Condition::new("flavor ==").is_err());
         // Builtin tests and filters work in conditions (`is defined` for a
         // question its own `when` skipped).
         let skipped = Condition::new("cone is defined and cone | upper == 'BIG'").unwrap();
-        assert_eq!(skipped.eval(&ctx("chocolate")), Ok(false));
+        assert_eq!(skipped.eval(ctx("chocolate")), Ok(false));
     }
 }

@@ -63,14 +63,21 @@ struct Placed<'b> {
     path: String,
 }
 
+/// The context as one value: converted once, then shared by every template
+/// and condition it is given to (a map given each time is converted each time).
+fn as_value(ctx: &BTreeMap<String, minijinja::Value>) -> minijinja::Value {
+    ctx.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
 /// The components whose `when` holds, in order. A `when` reads the answers
 /// and the `[derive]` names (`ctx` is [`context`]).
 fn active<'b>(blueprint: &'b Blueprint, ctx: &BTreeMap<String, minijinja::Value>) -> Result<Vec<&'b Component>> {
+    let ctx = as_value(ctx);
     let mut out = Vec::new();
     for c in &blueprint.components {
         let on = match &c.when {
             Some(when) => when
-                .eval(ctx)
+                .eval(&ctx)
                 .map_err(|e| Error::blueprint(&blueprint.name, format!("component {}: `when` {e}", c.label)))?,
             None => true,
         };
@@ -90,6 +97,7 @@ fn layout<'b>(
     ctx: &BTreeMap<String, minijinja::Value>,
 ) -> Result<Vec<Placed<'b>>> {
     let bp_err = |msg: String| Error::blueprint(&blueprint.name, msg);
+    let value = as_value(ctx);
     let mut out = Vec::new();
     for c in active(blueprint, ctx)? {
         'files: for src in c.files.keys() {
@@ -101,7 +109,7 @@ fn layout<'b>(
                     continue;
                 };
                 let holds = when
-                    .eval(ctx)
+                    .eval(&value)
                     .map_err(|e| bp_err(format!("{}: [[file]] `when` {e}", c.label)))?;
                 if !holds {
                     continue 'files;
@@ -125,6 +133,7 @@ fn provides(
     env: &Environment<'_>,
     ctx: &BTreeMap<String, minijinja::Value>,
 ) -> Result<BTreeMap<String, Vec<String>>> {
+    let value = as_value(ctx);
     let mut out: BTreeMap<String, Vec<String>> = blueprint.provides.iter().map(|k| (k.clone(), Vec::new())).collect();
     for c in components {
         for (key, items) in &c.provides {
@@ -138,7 +147,7 @@ fn provides(
                 ));
             };
             for item in items {
-                let text = env.render_str(item, ctx).map_err(|e| {
+                let text = env.render_str(item, &value).map_err(|e| {
                     Error::blueprint(
                         &blueprint.name,
                         format!("{}: provides.{key}: {}", c.label, template_error(&e, ctx)),
@@ -156,22 +165,34 @@ pub fn render(blueprint: &Blueprint, answers: &Answers) -> Result<FileSet> {
     let mut env = environment();
     // Templates are loaded by name: "<component label>/<path>", so errors and
     // {% include %} speak of the file as it is in the blueprint.
-    let mut sources = BTreeMap::new();
+    // Read lazily: a blueprint holds templates for every answer (megabytes of
+    // lock files), one render reads only the active ones. Embedded bytes are
+    // borrowed, never copied; a template becomes a String only when loaded.
+    let mut sources: BTreeMap<String, std::borrow::Cow<'static, [u8]>> = BTreeMap::new();
     for c in &blueprint.components {
         for (path, file) in &c.files {
             if path.ends_with(".j2") {
-                let text = String::from_utf8(file.bytes.to_vec())
-                    .map_err(|_| bp_err(format!("{}/{path}: a .j2 template must be UTF-8", c.label)))?;
-                sources.insert(format!("{}/{path}", c.label), text);
+                sources.insert(format!("{}/{path}", c.label), file.bytes.clone());
             }
         }
     }
-    env.set_loader(move |name| Ok(sources.get(name).cloned()));
+    env.set_loader(move |name| match sources.get(name) {
+        None => Ok(None),
+        Some(bytes) => std::str::from_utf8(bytes).map(|s| Some(s.to_string())).map_err(|_| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("{name}: a .j2 template must be UTF-8"),
+            )
+        }),
+    });
 
     let mut ctx = context(blueprint, answers)?;
     let components = active(blueprint, &ctx)?;
     let provided = provides(blueprint, &components, &env, &ctx)?;
     ctx.insert("provides".into(), minijinja::Value::from_serialize(&provided));
+    // The context as one value, built once: `render(&map)` would convert the
+    // whole map (and every `provides` list) again for each template.
+    let ctx_value = as_value(&ctx);
     let mut out = FileSet::new();
     let mut origin: BTreeMap<String, &str> = BTreeMap::new();
     for placed in layout(blueprint, &env, &ctx)? {
@@ -179,11 +200,18 @@ pub fn render(blueprint: &Blueprint, answers: &Answers) -> Result<FileSet> {
         let file = &c.files[src_path];
         let bytes = if src_path.ends_with(".j2") {
             let name = format!("{}/{src_path}", c.label);
+            if std::str::from_utf8(&file.bytes).is_err() {
+                return Err(bp_err(format!("{name}: a .j2 template must be UTF-8")));
+            }
             let text = env
                 .get_template(&name)
-                .and_then(|t| t.render(&ctx))
+                .and_then(|t| t.render(&ctx_value))
                 .map_err(|e| bp_err(template_error(&e, &ctx)))?;
-            text.replace("\r\n", "\n").into_bytes()
+            if text.contains('\r') {
+                text.replace("\r\n", "\n").into_bytes()
+            } else {
+                text.into_bytes()
+            }
         } else {
             file.bytes.to_vec()
         };

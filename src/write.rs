@@ -168,14 +168,21 @@ fn write_fresh(dir: &Path, files: &FileSet, config: &str, state: &State) -> Resu
     // Each folder once: on a slow disk every mkdir costs, even one that
     // fails because the folder exists.
     let root = staging.path();
-    let mut made = std::collections::BTreeSet::new();
+    // Every folder with its parents, sorted: a parent before its children, so
+    // one mkdir each and none that fails.
+    let mut dirs = std::collections::BTreeSet::new();
     for path in files.keys().map(String::as_str).chain([STATE_FILE]) {
-        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-            if made.insert(parent.to_path_buf()) {
-                let dir = root.join(parent);
-                fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut parent = Path::new(path).parent();
+        while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
+            if !dirs.insert(p) {
+                break;
             }
+            parent = p.parent();
         }
+    }
+    for parent in dirs {
+        let dir = root.join(parent);
+        fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     for (path, file) in files {
         put(&root.join(path), &file.bytes, file.executable)?;
@@ -239,16 +246,42 @@ fn parent_of(dir: &Path) -> PathBuf {
     }
 }
 
-/// Writes a new file into the staging folder.
+/// Writes a new file into the staging folder, with braid's mode whatever the
+/// umask: created with it, changed only when the umask took bits away.
 fn put(path: &Path, bytes: &[u8], executable: bool) -> Result<()> {
-    fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    use std::io::Write as _;
+    let mode = fsx::default_mode(executable);
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
-    {
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    let mut file = options
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes).map(|()| f))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    if mode & !umask() != mode {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(fsx::default_mode(executable)))
+        file.set_permissions(fs::Permissions::from_mode(mode))
             .with_context(|| format!("cannot chmod {}", path.display()))?;
     }
     #[cfg(not(unix))]
     let _ = executable;
+    file.flush()
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// The process's umask, read once (set and set back: there is no other way
+/// to read it but /proc).
+#[cfg(unix)]
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        // SAFETY: umask cannot fail; the second call restores the first's value.
+        let old = unsafe { libc::umask(0o022) };
+        unsafe { libc::umask(old) };
+        #[allow(clippy::useless_conversion)] // mode_t is u16 on some systems
+        u32::from(old)
+    })
 }
