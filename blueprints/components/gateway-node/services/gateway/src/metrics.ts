@@ -70,15 +70,32 @@ export class GatewayMetrics {
     this.#inflight = count
   }
 
+  // The series of each label set, looked up once (prom-client hashes the
+  // labels on every call otherwise). Label sets are few: routes, methods
+  // and statuses the gateway answers (an unmatched route is one label).
+  readonly #requestSeries = new Map<string, { count: client.Counter.Internal; time: client.Histogram.Internal<'method' | 'route' | 'status'> }>()
+  readonly #upstreamSeries = new Map<Outcome, { count: client.Counter.Internal; time: client.Histogram.Internal<'outcome'> }>()
+
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    const labels = { method, route, status: String(status) }
-    this.#requests.inc(labels)
-    this.#duration.observe(labels, seconds)
+    const key = `${method} ${route} ${status}`
+    let series = this.#requestSeries.get(key)
+    if (series === undefined) {
+      const labels = { method, route, status: String(status) }
+      series = { count: this.#requests.labels(labels), time: this.#duration.labels(labels) }
+      this.#requestSeries.set(key, series)
+    }
+    series.count.inc()
+    series.time.observe(seconds)
   }
 
   observeUpstream(outcome: Outcome, seconds: number): void {
-    this.#upstream.inc({ outcome })
-    this.#upstreamDuration.observe({ outcome }, seconds)
+    let series = this.#upstreamSeries.get(outcome)
+    if (series === undefined) {
+      series = { count: this.#upstream.labels({ outcome }), time: this.#upstreamDuration.labels({ outcome }) }
+      this.#upstreamSeries.set(outcome, series)
+    }
+    series.count.inc()
+    series.time.observe(seconds)
   }
 
   droppedReply(): void {

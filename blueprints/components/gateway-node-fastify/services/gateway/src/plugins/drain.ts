@@ -17,8 +17,9 @@ const drain: FastifyPluginAsync = async (fastify) => {
   fastify.addHook('preClose', async () => {
     state.draining = true
   })
-  fastify.addHook('onSend', async (request, reply) => {
+  fastify.addHook('onSend', (request, reply, payload, done) => {
     if (state.draining) void reply.header('Connection', 'close')
+    done(null, payload)
   })
 }
 

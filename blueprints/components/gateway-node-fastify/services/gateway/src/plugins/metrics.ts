@@ -1,5 +1,5 @@
 // Prometheus metrics (src/metrics.ts): one registry per app, every answered
-// request counted by route and status.
+// request counted by route and status; and its access log line.
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { GatewayMetrics, UNMATCHED } from '../metrics.ts'
@@ -13,8 +13,15 @@ declare module 'fastify' {
 const metrics: FastifyPluginAsync = async (fastify) => {
   const gatewayMetrics = new GatewayMetrics()
   fastify.decorate('metrics', gatewayMetrics)
-  fastify.addHook('onResponse', async (request, reply) => {
-    gatewayMetrics.observeRequest(request.method, request.routeOptions.url ?? UNMATCHED, reply.statusCode, reply.elapsedTime / 1000)
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const ms = reply.elapsedTime
+    gatewayMetrics.observeRequest(request.method, request.routeOptions.url ?? UNMATCHED, reply.statusCode, ms / 1000)
+    // The access log: one line a request (Fastify's own logging writes two),
+    // but not for /healthz, which container healthchecks poll.
+    if (request.url !== '/healthz') {
+      reply.log.info({ req: { method: request.method, url: request.url }, res: { statusCode: reply.statusCode }, responseTime: ms }, 'request completed')
+    }
+    done()
   })
 }
 

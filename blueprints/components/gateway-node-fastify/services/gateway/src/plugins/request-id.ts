@@ -2,14 +2,14 @@
 // this plugin echoes the id on every response and settles the traceparent
 // to forward upstream (src/request-id.ts has the rules).
 import type { IncomingMessage } from 'node:http'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { requestIdOf, traceparentOf } from '../request-id.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
     // The W3C traceparent forwarded upstream.
-    traceparent: string
+    readonly traceparent: string
   }
 }
 
@@ -18,14 +18,24 @@ interface RequestIdOptions {
 }
 
 const requestId: FastifyPluginAsync<RequestIdOptions> = async (fastify, { traceSampled }) => {
-  fastify.decorateRequest('traceparent', '')
-
-  fastify.addHook('onRequest', async (request) => {
-    request.traceparent = traceparentOf(request.headers, traceSampled)
+  // Settled when a route first asks (only the routes that call upstream do).
+  const traceparents = new WeakMap<FastifyRequest, string>()
+  fastify.decorateRequest('traceparent', {
+    getter(this: FastifyRequest): string {
+      let traceparent = traceparents.get(this)
+      if (traceparent === undefined) {
+        traceparent = traceparentOf(this.headers, traceSampled)
+        traceparents.set(this, traceparent)
+      }
+      return traceparent
+    },
   })
 
-  fastify.addHook('onSend', async (request, reply) => {
+  // Set as the request comes in, the header is on every answer of it
+  // (callback hooks: no promise a request).
+  fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('X-Request-ID', request.id)
+    done()
   })
 }
 

@@ -20,6 +20,15 @@ const CONNECTION_LOST = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE'])
 // ML_URL, a proxy's 401 or HTML page, any 5xx) is the gateway's problem: 502.
 const RELAYED_4XX = new Set([400, 413, 422])
 
+// The budget left for the ML service, in whole ms (docs/ml-gateway-contract.md).
+export const TIMEOUT_HEADER = 'x-request-timeout-ms'
+
+// What is left at `now` of a budget that ends at `deadline` (ms): whole ms,
+// at least 1 (0 would read as "no time at all" or be refused as malformed).
+export function budgetLeftMs(deadline: number, now: number): number {
+  return Math.max(1, Math.floor(deadline - now))
+}
+
 export interface HttpUpstreamConfig {
   readonly mlUrl: string
   readonly upstreamTimeoutMs: number
@@ -74,31 +83,41 @@ export function createHttpUpstream(config: HttpUpstreamConfig): HttpUpstream {
   // hop with a shorter keep-alive, a restart): nothing was answered, and a
   // prediction has no side effects, so it is sent once more, on a new
   // connection (the other idle ones may be closing too), within the budget.
-  async function send(request: Request, via: Pool = pool): Promise<Dispatcher.ResponseData> {
+  // `again` rebuilds the request for the second send (what is left of its
+  // budget then).
+  async function send(request: Request, via: Pool = pool, again = () => request): Promise<Dispatcher.ResponseData> {
     try {
       return await via.request(request)
     } catch (err) {
       const code = (err as { code?: string }).code
       if (request.signal.aborted || code === undefined || !CONNECTION_LOST.has(code)) throw err
-      return onNewConnection(request)
+      return onNewConnection(again())
     }
   }
 
-  // Run `fn(signal)` with the upstream time budget; `signal` also aborts
-  // when `cancel` does (the client went away). A timeout is an
+  // Run `fn(signal, deadline)` with the upstream time budget, which ends at
+  // `deadline` (performance.now() ms); `signal` aborts then, or when
+  // `cancel` does (the client went away). A timeout is an
   // UpstreamError("timeout"), a cancel "canceled", any other failure
-  // "unavailable".
-  async function withBudget<T>(what: string, cancel: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const budget = new AbortController()
+  // "unavailable". One controller, one timer and one listener a call.
+  async function withBudget<T>(what: string, cancel: AbortSignal | undefined, fn: (signal: AbortSignal, deadline: number) => Promise<T>): Promise<T> {
+    const deadline = performance.now() + config.upstreamTimeoutMs
+    const stop = new AbortController()
+    const budget = { spent: false }
     const timer = setTimeout(() => {
-      budget.abort()
+      budget.spent = true
+      stop.abort()
     }, config.upstreamTimeoutMs)
-    const signal = cancel ? AbortSignal.any([budget.signal, cancel]) : budget.signal
+    const onCancel = () => {
+      stop.abort()
+    }
+    if (cancel?.aborted === true) stop.abort()
+    else cancel?.addEventListener('abort', onCancel, { once: true })
     try {
-      return await fn(signal)
+      return await fn(stop.signal, deadline)
     } catch (err) {
       if (err instanceof UpstreamError) throw err
-      if (budget.signal.aborted) {
+      if (budget.spent) {
         throw new UpstreamError('timeout', `the ML service did not answer ${what} within ${config.upstreamTimeoutMs} ms`, { cause: err })
       }
       if (cancel?.aborted === true) throw new UpstreamError('canceled', `the client went away before ${what} was answered`, { cause: err })
@@ -106,6 +125,7 @@ export function createHttpUpstream(config: HttpUpstreamConfig): HttpUpstream {
       throw new UpstreamError('unavailable', `the ML service is unreachable: ${code ?? message ?? String(err)}`, { cause: err })
     } finally {
       clearTimeout(timer)
+      cancel?.removeEventListener('abort', onCancel)
     }
   }
 
@@ -121,17 +141,18 @@ export function createHttpUpstream(config: HttpUpstreamConfig): HttpUpstream {
     return { status: res.statusCode, body: bytes, contentType }
   }
 
-  function request(method: 'GET' | 'POST', path: string, call: PredictCall, accept: string, signal: AbortSignal): Request {
+  // `deadline` (performance.now() ms): the exchange has a budget, sent as
+  // X-Request-Timeout-Ms, what is left of it (>= 1 ms), so that the ML
+  // service gives up on a request nobody waits for any more.
+  function request(method: 'GET' | 'POST', path: string, call: PredictCall, accept: string, signal: AbortSignal, deadline?: number): Request {
+    const headers: Record<string, string> = { accept, 'x-request-id': call.requestId, traceparent: call.traceparent }
+    if (method === 'POST') headers['content-type'] = JSON_TYPE
+    if (deadline !== undefined) headers[TIMEOUT_HEADER] = String(budgetLeftMs(deadline, performance.now()))
     return {
       origin: base.origin,
       method,
       path: `${prefix}${path}`,
-      headers: {
-        ...(method === 'POST' && { 'content-type': JSON_TYPE }),
-        accept,
-        'x-request-id': call.requestId,
-        traceparent: call.traceparent,
-      },
+      headers,
       ...(method === 'POST' && { body: call.body }),
       signal,
     }
@@ -139,7 +160,10 @@ export function createHttpUpstream(config: HttpUpstreamConfig): HttpUpstream {
 
   // One JSON exchange within the budget, answered as predict's.
   function relay(method: 'GET' | 'POST', path: string, what: string, call: PredictCall): Promise<UpstreamAnswer> {
-    return withBudget(what, call.signal, async (signal) => answerOf(await send(request(method, path, call, ANSWER_TYPES, signal))))
+    return withBudget(what, call.signal, async (signal, deadline) => {
+      const req = request(method, path, call, ANSWER_TYPES, signal, deadline)
+      return answerOf(await send(req, pool, () => request(method, path, call, ANSWER_TYPES, signal, deadline)))
+    })
   }
 
   return {
