@@ -243,7 +243,10 @@ class ChatMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.streams_in_flight = Gauge(
-            "ml_chat_streams_in_flight", "Streaming generations running.", registry=registry
+            "ml_chat_streams_in_flight",
+            "Streaming generations running.",
+            registry=registry,
+            multiprocess_mode="livesum",  # the sum over the live workers (ML_WORKERS)
         )
         self.time_to_first_token = Histogram(
             "ml_chat_time_to_first_token_seconds",

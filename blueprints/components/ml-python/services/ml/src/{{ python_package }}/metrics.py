@@ -16,7 +16,13 @@ HTTP_DURATION = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 PREDICTION_ROWS = Counter("ml_prediction_rows", "Rows predicted.")
-MODEL_INFO = Gauge("ml_model_info", "The model being served (value 1).", ["model_version"])
+# With ML_WORKERS > 1 each worker sets it: /metrics shows the largest value, 1.
+MODEL_INFO = Gauge(
+    "ml_model_info",
+    "The model being served (value 1).",
+    ["model_version"],
+    multiprocess_mode="max",
+)
 BATCH_SIZE = Histogram(
     "ml_batch_size",
     "Requests predicted together in one model call (POST /v1/predict).",
