@@ -36,6 +36,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -98,7 +99,7 @@ class Bench:
         meter.start()
         res, out = wrk(url, lua, a.duration, a.connections, a.threads)
         res["cores"] = meter.stop()
-        (c.root / f"wrk-{label.replace(' ', '_')}.txt").write_text(out)
+        (c.root / f"wrk-{re.sub(r'[^A-Za-z0-9.-]+', '_', label)}.txt").write_text(out)
         if not res["requests"]:
             print(out, flush=True)
             return None
@@ -341,7 +342,10 @@ def main() -> int:
         for transport in TRANSPORTS:
             for gateway in GATEWAYS:
                 if combo_name(gateway, transport) in chosen and (gateway, transport) in COMBOS:
-                    bench.combo(gateway, transport)
+                    try:
+                        bench.combo(gateway, transport)
+                    except Exception:  # noqa: BLE001 - the row says it did not run; go on
+                        traceback.print_exc()
             # each bus is measured once: its broker would only take CPU from the next
             for kind in list(brokers.started):
                 brokers.started.pop(kind).proc.stop(timeout=30)
