@@ -72,7 +72,7 @@ def hello_world(c: Combo, port: int) -> list[str] | None:
             ["go", "build", "-o", str(exe), "."], cwd=src, check=True, env={**os.environ}
         )
         return [str(exe)]
-    name = "express.mjs" if c.gateway == "node-express" else "fastify.mjs"
+    name = "express.mjs" if c.framework == "express" else "fastify.mjs"
     src = HERE / "bench" / "hello-node" / name
     if not src.is_file():
         return None
