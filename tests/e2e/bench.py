@@ -44,13 +44,11 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
 from harness import procs  # noqa: E402
-from harness.brokers import Brokers  # noqa: E402
-from harness.combo import COMBOS, HOSTILE_DESCRIPTION, Combo, Context, combo_name  # noqa: E402
+from harness.combo import COMBOS, Combo, Context, combo_name  # noqa: E402
 from harness.httpc import status_is  # noqa: E402
 from harness.redisc import start_redis  # noqa: E402
-from harness.report import Reporter  # noqa: E402
-from load import LUA, CpuMeter, predictions_per_s, sse_load, wrk  # noqa: E402
-from run import ALIASES, cache_dir, find_braid, work_dir  # noqa: E402
+from load import LUA, CpuMeter, measuring_context, predictions_per_s, sse_load, wrk  # noqa: E402
+from run import ALIASES, cache_dir, find_braid  # noqa: E402
 
 GATEWAYS = ("go", "node", "node-express")
 TRANSPORTS = ("http", "redis-streams", "rabbitmq", "kafka")
@@ -320,21 +318,11 @@ def main() -> int:
         return 2
     signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
 
-    rep = Reporter()
-    work, lock = work_dir(None)
+    ctx, lock = measuring_context(braid, cache)
+    work, brokers = ctx.work, ctx.brokers
     plain_lua, get_lua = work / "post.lua", work / "get.lua"
     plain_lua.write_text(LUA)
     get_lua.write_text(GET_LUA)
-    ctx = Context(
-        braid=braid,
-        work=work,
-        cache=cache,
-        rep=rep,
-        description=HOSTILE_DESCRIPTION,
-        sentinel_dir=work,
-        venv_cache=cache / "venvs",
-        brokers=(brokers := Brokers(work, dict(os.environ))),
-    )
     bench = Bench(args, ctx, plain_lua, get_lua)
     t0 = time.monotonic()
     new_line = None

@@ -363,6 +363,24 @@ def scale_tables(rows: list[tuple[str, int, dict | None]], counts: list[int]) ->
     return "\n".join(lines)
 
 
+def measuring_context(braid: Path, cache: Path):
+    """(the harness's Context for a measuring run, the work dir's lock): the
+    fixed work dir, the cached venvs, one RabbitMQ and Kafka broker each for the
+    run (started as run.py starts them)."""
+    work, lock = work_dir(None)
+    ctx = Context(
+        braid=braid,
+        work=work,
+        cache=cache,
+        rep=Reporter(),
+        description=HOSTILE_DESCRIPTION,
+        sentinel_dir=work,
+        venv_cache=cache / "venvs",
+        brokers=Brokers(work, dict(os.environ)),
+    )
+    return ctx, lock
+
+
 def main() -> int:
     # The api-key combinations (a third element names another auth mode).
     names = [combo_name(*c) for c in COMBOS if len(c) == 2]
@@ -427,21 +445,10 @@ def main() -> int:
         return 2
     signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
 
-    rep = Reporter()
-    work, lock = work_dir(None)
+    ctx, lock = measuring_context(braid, cache)
+    work, brokers = ctx.work, ctx.brokers
     plain_lua = work / "post.lua"
     plain_lua.write_text(LUA)
-    ctx = Context(
-        braid=braid,
-        work=work,
-        cache=cache,
-        rep=rep,
-        description=HOSTILE_DESCRIPTION,
-        sentinel_dir=work,
-        venv_cache=cache / "venvs",
-        # RabbitMQ and Kafka: one broker each for the run, as run.py starts them
-        brokers=(brokers := Brokers(work, dict(os.environ))),
-    )
     rows = []
     variants = [("", args.answers)]
     if args.against:
@@ -467,7 +474,9 @@ def main() -> int:
                 base = c.gateways["main"][1]
                 if args.warmup:
                     sse_load(base, c.authorization(), args.warmup, args.streams, args.max_tokens)
-                res = sse_load(base, c.authorization(), args.duration, args.streams, args.max_tokens)
+                res = sse_load(
+                    base, c.authorization(), args.duration, args.streams, args.max_tokens
+                )
                 print(f"{name}: {res}", flush=True)
                 return res
             url = c.gateways["main"][1] + "/v1/predict"
