@@ -79,6 +79,15 @@ def shedding(combo, slow_url: str) -> str:
         base = combo.start_gateway(
             "shed", timeout_ms=3000, prefix=f"{combo.prefix}shed", extra=extra, wait_ready=False
         )
+        if combo.transport == "kafka":
+            # Until its reply partition is assigned the gateway answers 502
+            # ("the Kafka topics are not set up yet"): nothing would be held.
+            log = combo.gateways["shed"][0].log
+            wait_until(
+                lambda: '"reading replies"' in log.read_text(errors="replace"),
+                timeout=30,
+                what="the shed gateway reads its reply partition",
+            )
     else:
         base = combo.start_gateway("shed", timeout_ms=3000, ml_url=slow_url, extra=extra)
     held: list[int] = []
