@@ -363,6 +363,18 @@ def scale_tables(rows: list[tuple[str, int, dict | None]], counts: list[int]) ->
     return "\n".join(lines)
 
 
+def bring_up(c: Combo) -> bool:
+    """Generates, installs and starts combination c natively (its Redis, and
+    the run's broker of its bus, started once): True when it answers."""
+    if not c.generate():
+        return False
+    if c.bus_kind:
+        c.get_broker()  # the run's RabbitMQ or Kafka, started once
+    _, c.redis = start_redis(c.procs, procs.free_port(), c.root / "redis")
+    c.install()
+    return c.ml_ok and c.gw_ok and c.start()
+
+
 def measuring_context(braid: Path, cache: Path):
     """(the harness's Context for a measuring run, the work dir's lock): the
     fixed work dir, the cached venvs, one RabbitMQ and Kafka broker each for the
@@ -461,14 +473,7 @@ def main() -> int:
         lua = plain_lua
         c.root.mkdir(parents=True, exist_ok=True)
         try:
-            ok = c.generate()
-            if ok and c.bus_kind:
-                c.get_broker()  # the run's RabbitMQ or Kafka, started once
-            if ok:
-                _, c.redis = start_redis(c.procs, procs.free_port(), c.root / "redis")
-                c.install()
-                ok = c.ml_ok and c.gw_ok and c.start()
-            if not ok:
+            if not bring_up(c):
                 return None
             if args.sse:
                 base = c.gateways["main"][1]
@@ -502,14 +507,7 @@ def main() -> int:
         c.root.mkdir(parents=True, exist_ok=True)
         done = 0
         try:
-            ok = c.generate()
-            if ok:
-                if c.bus_kind:
-                    c.get_broker()  # the run's RabbitMQ or Kafka, started once
-                _, c.redis = start_redis(c.procs, procs.free_port(), c.root / "redis")
-                c.install()
-                ok = c.ml_ok and c.gw_ok and c.start()
-            if not ok:
+            if not bring_up(c):
                 return
             url = c.gateways["main"][1] + "/v1/predict"
             lua = plain_lua
