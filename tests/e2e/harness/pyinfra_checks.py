@@ -14,7 +14,8 @@
   once a request gets its answer, and Ctrl-C (SIGINT to its process group, as
   a terminal sends it) stops every service cleanly within seconds: the gateway
   drains and logs it, every exit status is 0 or 130, nothing keeps listening;
-  scripts/smoke.sh, which CI runs against both stacks, passes against it.
+  scripts/smoke.sh, which CI runs against both stacks, passes against it;
+  it runs one ML process (.env leaves ML_WORKERS to dev.sh).
 """
 
 from __future__ import annotations
@@ -304,6 +305,21 @@ def make_dev(combo: Combo) -> None:
         return f"stopped in {secs:.1f}s; make exit {rc}; {codes}"
 
     combo.check("make dev: Ctrl-C stops every service cleanly (gateway drains first)", ctrl_c)
+
+    def one_ml_process() -> str:
+        # .env exists (as after a user's first `make dev`): what it sets wins
+        # over dev.sh's defaults, so it must leave ML_WORKERS unset. Several
+        # processes (each importing scikit-learn) took make dev over its
+        # Ctrl-C budget on a loaded machine.
+        ml = [ln for ln in log().splitlines() if ln.startswith("ml ")]
+        expect(ml, "no line from the ML service in make dev's log")
+        many = [ln for ln in ml if re.search(r"child process|parent process", ln)]
+        expect(not many, "make dev ran several ML processes:\n" + "\n".join(many[:4]))
+        return f"{len(ml)} ml lines, one process"
+
+    combo.check(
+        "make dev: one ML process with .env present (ML_WORKERS unset in it)", one_ml_process
+    )
     secrets_checks.scan(combo, [key] if key else [])
 
 
