@@ -72,17 +72,22 @@ class RequestContextMiddleware:
             method = scope["method"]
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
             HTTP_DURATION.labels(method, route).observe(elapsed)
-            log.log(
-                logging.DEBUG if scope["path"] in _PROBES else logging.INFO,
-                "request",
-                extra={
-                    "method": method,
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 3),
-                    "request_id": request_id,
-                },
-            )
+            # At debug when answered (the gateway's access log has each request, by
+            # the same id) and for the probes; at info when it failed. A JSON log
+            # line per prediction cost as much as the prediction's share of the batch.
+            level = logging.DEBUG if status < 400 or scope["path"] in _PROBES else logging.INFO
+            if log.isEnabledFor(level):
+                log.log(
+                    level,
+                    "request",
+                    extra={
+                        "method": method,
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 3),
+                        "request_id": request_id,
+                    },
+                )
 
 
 async def _send_problem(
