@@ -22,8 +22,18 @@ and at the end `braid new` against cookiecutter on an equivalent template
 (tests/e2e/bench_new.py). Then the ratios: per gateway, HTTP over Redis
 Streams and HTTP over the bare ML service, and cookiecutter over braid, each
 beside its target. Each measured row takes --duration seconds (at most 20)
-after --warmup seconds; everything shares this machine's cores, so a row
-compares with the rows of the same run, not with other machines.
+after --warmup seconds; a row compares with the rows of the same run, not
+with other machines.
+
+CPUs (`--cpus split`, the default): the ML service (HTTP, or its bus
+worker) runs on the first half of the CPUs, everything else (gateway,
+Redis, broker, wrk) on the other half, as each would in its own pod with its
+own CPU limit. The bare row and the gateway rows then give the ML service the
+same CPUs, so "through the gateway / ML alone" is what the gateway costs the
+ML service's throughput, not the CPU it takes from it on a shared machine.
+The ML service finds its CPUs as it finds a container's quota
+(ML_WORKERS=0: one process per CPU it may run on), and Go sets GOMAXPROCS
+from them. `--cpus shared` runs every process on every CPU.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
+import load  # noqa: E402
 from harness import procs  # noqa: E402
 from harness.combo import COMBOS, Combo, Context, combo_name  # noqa: E402
 from harness.httpc import status_is  # noqa: E402
@@ -86,6 +97,8 @@ class Bench:
         # (gateway, row name) -> result; rows print in the order measured
         self.rows: list[tuple[str, str, dict | None]] = []
         self.sse: list[tuple[str, dict | None]] = []
+        # --cpus split: (the ML service's CPUs, everything else's)
+        self.ml_cpus, self.edge = split_cpus() if args.cpus == "split" else (None, None)
 
     def wrk_row(self, label: str, url: str, lua: Path, c: Combo) -> dict | None:
         a = self.args
@@ -166,8 +179,16 @@ class Bench:
                 )
             predict = self.wrk_row(name, base + "/v1/predict", lua, c)
             if c.streaming and a.sse_duration:
-                sse_load(base, c.authorization(), 1, a.connections, a.max_tokens)
-                res = sse_load(base, c.authorization(), a.sse_duration, a.connections, a.max_tokens)
+                everywhere = os.sched_getaffinity(0)
+                if self.edge is not None:  # the clients, beside the gateway
+                    os.sched_setaffinity(0, self.edge)
+                try:
+                    sse_load(base, c.authorization(), 1, a.connections, a.max_tokens)
+                    res = sse_load(
+                        base, c.authorization(), a.sse_duration, a.connections, a.max_tokens
+                    )
+                finally:
+                    os.sched_setaffinity(0, everywhere)
                 print(f"{name} SSE: {res}", flush=True)
                 self.sse.append((name, res))
         finally:
@@ -178,11 +199,18 @@ class Bench:
     # -- the report ---------------------------------------------------------
     def report(self, new_line: str | None) -> bool:
         a = self.args
+        if self.edge is None:
+            cpus = f"{os.cpu_count()} CPUs shared by wrk and every service"
+        else:
+            cpus = (
+                f"CPU {cpu_list(self.ml_cpus)}: the ML service or its worker; CPU "
+                f"{cpu_list(self.edge)}: the gateway, Redis, the broker, wrk (--cpus split)"
+            )
         print(
             f"\nbench: wrk -t{a.threads} -c{a.connections} -d{a.duration}s --latency after "
             f"{a.warmup}s warm-up per row; POST /v1/predict one iris row (the gateways with "
-            f"their API key; the rate limiter on, its limit out of reach); {os.cpu_count()} "
-            f"cores shared by wrk and every service; load average {os.getloadavg()[0]:.2f}\n"
+            f"their API key; the rate limiter on, its limit out of reach); {cpus}; "
+            f"load average {os.getloadavg()[0]:.2f}\n"
         )
         head = (
             f"{'row':<34} {'pred/s':>8} {'p50 ms':>7} {'p99 ms':>8} {'non-2xx':>7} | cores: "
@@ -281,6 +309,23 @@ def braid_vs_cookiecutter(braid: Path) -> str | None:
     return lines[-1] if lines else None
 
 
+def split_cpus() -> tuple[set[int], set[int]]:
+    """(the ML service's CPUs, everything else's): the first half of the CPUs
+    this process may run on, and the rest."""
+    cpus = sorted(os.sched_getaffinity(0))
+    half = len(cpus) // 2
+    return set(cpus[:half]), set(cpus[half:])
+
+
+def cpu_list(cpus: set[int] | None) -> str:
+    return ",".join(str(c) for c in sorted(cpus or ()))
+
+
+def is_ml(name: str) -> bool:
+    """A process of the ML service (procs names): the HTTP service, a worker."""
+    return name == "ml" or name.startswith("worker")
+
+
 def main() -> int:
     names = [combo_name(g, t) for g in GATEWAYS for t in TRANSPORTS]
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -295,6 +340,14 @@ def main() -> int:
     p.add_argument("--no-new", action="store_true", help="skip braid new vs cookiecutter")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--skip-deps", action="store_true")
+    p.add_argument(
+        "--cpus",
+        choices=("split", "shared"),
+        default="split",
+        help="split (default): the ML service (or its worker) on half the CPUs, the gateway, "
+        "Redis, the broker and wrk on the other half, as in their own pods; shared: every "
+        "process on every CPU",
+    )
     args = p.parse_args()
     if not 1 <= args.duration <= 20 or not 0 <= args.sse_duration <= 20:
         p.error("--duration and --sse-duration: at most 20 s a row")
@@ -313,6 +366,14 @@ def main() -> int:
         print("need the braid binary (BRAID_BIN) and wrk (scripts/e2e-deps.sh --load)")
         return 2
     signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    if args.cpus == "split":
+        if len(os.sched_getaffinity(0)) < 2:
+            p.error("--cpus split needs 2 CPUs or more; use --cpus shared")
+        if shutil.which("taskset") is None:
+            p.error("--cpus split needs taskset (util-linux); or use --cpus shared")
+        ml_cpus, edge = split_cpus()
+        procs.PIN = lambda name: cpu_list(ml_cpus if is_ml(name) else edge)
+        load.WRK_PREFIX = ["taskset", "-c", cpu_list(edge)]
 
     ctx, lock = measuring_context(braid, cache)
     work, brokers = ctx.work, ctx.brokers

@@ -93,8 +93,13 @@ def parse_wrk(out: str) -> dict:
     return res
 
 
+# Put before wrk's command line (tests/e2e/bench.py: taskset, its CPUs).
+WRK_PREFIX: list[str] = []
+
+
 def wrk(url: str, lua: Path, duration: int, conns: int, threads: int) -> tuple[dict, str]:
     cmd = [
+        *WRK_PREFIX,
         "wrk",
         f"-t{threads}",
         f"-c{conns}",

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,9 @@ _registry_lock = threading.Lock()
 _registry: list[Proc] = []
 # Set on Ctrl-C/SIGTERM: from then on nothing new is started.
 STOPPING = threading.Event()
+# A measuring run (tests/e2e/bench.py) gives processes CPUs by name: PIN(name)
+# is a CPU list for taskset ("0", "1-3"), or None to leave one unpinned.
+PIN: Callable[[str], str | None] | None = None
 
 
 class Stopping(Exception):
@@ -120,6 +124,8 @@ class Procs:
             raise Stopping(f"not starting {name}: interrupted")
         self._counter += 1
         log = self.logdir / f"{self._counter:02d}-{name}.log"
+        if PIN is not None and (cpus := PIN(name)):
+            cmd = ["taskset", "-c", cpus, *cmd]  # exec's the command: the same pid
         fh = open(log, "wb")
         try:
             popen = subprocess.Popen(
