@@ -67,9 +67,9 @@ def runtime(combo, slow_url: str) -> None:
 
 
 def shedding(combo, slow_url: str) -> str:
-    """Two requests held by a slow upstream fill GATEWAY_MAX_INFLIGHT=2; the
-    third gets 503 at once. Over streams the slow upstream is a prefix no
-    worker reads."""
+    """Two requests held by a slow upstream fill GATEWAY_MAX_INFLIGHT=2; of
+    three sent, one gets 503 at once (the third, unless it overtook one of the
+    first two). Over streams the slow upstream is a prefix no worker reads."""
     extra = {"GATEWAY_MAX_INFLIGHT": 2, "ML_MAX_BATCH": 2}
     if combo.worker_based:
         if combo.bus_kind:  # routed (the queue or topics are there), never read
