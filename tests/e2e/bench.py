@@ -57,7 +57,16 @@ import load  # noqa: E402
 from harness import procs  # noqa: E402
 from harness.combo import COMBOS, Combo, Context, combo_name  # noqa: E402
 from harness.httpc import status_is  # noqa: E402
-from load import LUA, CpuMeter, bring_up, measuring_context, predictions_per_s, sse_load, wrk  # noqa: E402
+from load import (  # noqa: E402
+    LUA,
+    CpuMeter,
+    bring_up,
+    end_measuring,
+    measuring_context,
+    predictions_per_s,
+    sse_load,
+    wrk,
+)
 from run import ALIASES, cache_dir, find_braid  # noqa: E402
 
 GATEWAYS = ("go", "node", "node-express")
@@ -399,12 +408,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("interrupted")
     finally:
-        brokers.stop()
-        procs.kill_all()
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        if lock is not None:
-            lock.close()
+        end_measuring(ctx, lock, args.keep)
     bench.report(new_line)
     print(f"({time.monotonic() - t0:.0f} s)")
     # a missed target is a finding to read, not a failure: 1 only when a row did not run

@@ -398,6 +398,17 @@ def measuring_context(braid: Path, cache: Path):
     return ctx, lock
 
 
+def end_measuring(ctx, lock, keep: bool) -> None:
+    """Undoes measuring_context: stops the brokers and every process started,
+    removes the work dir (unless keep) and releases its lock."""
+    ctx.brokers.stop()
+    procs.kill_all()
+    if not keep:
+        shutil.rmtree(ctx.work, ignore_errors=True)
+    if lock is not None:
+        lock.close()
+
+
 def main() -> int:
     # The api-key combinations (a third element names another auth mode).
     names = [combo_name(*c) for c in COMBOS if len(c) == 2]
@@ -573,12 +584,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("interrupted")
     finally:
-        brokers.stop()
-        procs.kill_all()
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        if lock is not None:
-            lock.close()
+        end_measuring(ctx, lock, args.keep)
 
     if counts:
         print(
