@@ -32,17 +32,29 @@ fn main() {
         let executable = is_executable(&entry.metadata().expect("metadata"));
         entries.push((rel, entry.path().to_path_buf(), executable));
     }
-    let mut out = String::from("/// (path relative to blueprints/, bytes, executable)\n");
-    out.push_str("pub static FILES: &[(&str, &[u8], bool)] = &[\n");
+    // The paths are one string, not a literal each: the linker scatters
+    // small literals among the megabytes of file bytes, and reading them all
+    // (every run does, to list the files) then faulted in a page per path.
+    let mut paths = String::new();
+    let mut out = String::from("/// (path: `PATHS[start..end]`, bytes, executable)\n");
+    out.push_str("pub static FILES: &[(usize, usize, &[u8], bool)] = &[\n");
     for (rel, abs, exec) in entries {
+        let start = paths.len();
+        paths.push_str(&rel);
         writeln!(
             out,
-            "    ({rel:?}, include_bytes!({:?}), {exec}),",
+            "    ({start}, {}, include_bytes!({:?}), {exec}),",
+            paths.len(),
             abs.display().to_string()
         )
         .unwrap();
     }
     out.push_str("];\n");
+    writeln!(
+        out,
+        "/// Every path of FILES, end to end.\npub static PATHS: &str = {paths:?};"
+    )
+    .unwrap();
     let dest = Path::new(&env::var("OUT_DIR").unwrap()).join("embedded.rs");
     fs::write(dest, out).expect("write embedded.rs");
 }

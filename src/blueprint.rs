@@ -53,12 +53,12 @@ impl Root {
     pub fn embedded() -> Self {
         let files = embedded::FILES
             .iter()
-            .map(|(path, bytes, executable)| {
+            .map(|&(start, end, bytes, executable)| {
                 let file = SourceFile {
-                    bytes: Cow::Borrowed(*bytes),
-                    executable: *executable,
+                    bytes: Cow::Borrowed(bytes),
+                    executable,
                 };
-                (path.to_string(), file)
+                (embedded::PATHS[start..end].to_string(), file)
             })
             .collect();
         Root {
@@ -260,6 +260,9 @@ pub struct DeclaredFlag {
 /// Every place blueprints come from, user folders first.
 pub struct Library {
     roots: Vec<Root>,
+    /// blueprint.toml files parsed by `flags`, for `load` to take: one parse
+    /// each per run, not two (the parse is most of what `flags` costs).
+    parsed: std::sync::Mutex<BTreeMap<String, RawBlueprint>>,
 }
 
 impl Library {
@@ -269,7 +272,10 @@ impl Library {
             .map(|d| Root::from_dir(d))
             .collect::<Result<Vec<_>>>()?;
         roots.push(Root::embedded());
-        Ok(Library { roots })
+        Ok(Library {
+            roots,
+            parsed: std::sync::Mutex::default(),
+        })
     }
 
     /// The blueprint names, each once (the first root that has it wins).
@@ -325,13 +331,33 @@ impl Library {
                 continue;
             };
             let bytes = &root.files[&format!("{name}/blueprint.toml")].bytes;
-            let Some(parsed) = std::str::from_utf8(bytes)
-                .ok()
-                .and_then(|t| toml::from_str::<FlagsOnly>(t).ok())
-            else {
-                continue;
+            let Ok(text) = std::str::from_utf8(bytes) else { continue };
+            // Parsed whole when it parses, and kept for `load`; else only
+            // the flags are looked for, and `load` reports what is wrong.
+            let questions = match toml::from_str::<RawBlueprint>(text) {
+                Ok(raw) => {
+                    let questions = raw
+                        .questions
+                        .iter()
+                        .map(|q| FlagQuestion {
+                            key: q.key.get_ref().clone(),
+                            kind: q.kind.get_ref().clone(),
+                            flag: q.flag.as_ref().map(|f| f.get_ref().clone()),
+                            choices: q.choices.clone(),
+                        })
+                        .collect();
+                    self.parsed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(name.clone(), raw);
+                    questions
+                }
+                Err(_) => match toml::from_str::<FlagsOnly>(text) {
+                    Ok(f) => f.questions,
+                    Err(_) => continue,
+                },
             };
-            for q in parsed.questions {
+            for q in questions {
                 if let Some(flag) = q.flag {
                     out.push(DeclaredFlag {
                         blueprint: name.clone(),
@@ -527,10 +553,18 @@ impl Blueprint {
         let file_label = root.locate(&manifest);
         let text = std::str::from_utf8(&root.files[&manifest].bytes)
             .map_err(|_| Error::blueprint(name, format!("{file_label} is not UTF-8")))?;
-        let raw: RawBlueprint = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(1, |s| line_of(text, s.start));
-            Error::blueprint(name, format!("{file_label}:{line}: {}", e.message()))
-        })?;
+        let cached = library
+            .parsed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(name);
+        let raw: RawBlueprint = match cached {
+            Some(raw) => raw,
+            None => toml::from_str(text).map_err(|e| {
+                let line = e.span().map_or(1, |s| line_of(text, s.start));
+                Error::blueprint(name, format!("{file_label}:{line}: {}", e.message()))
+            })?,
+        };
         let at = |span: std::ops::Range<usize>, msg: String| {
             Error::blueprint(name, format!("{file_label}:{}: {msg}", line_of(text, span.start)))
         };
@@ -561,11 +595,9 @@ impl Blueprint {
             questions.push(question);
         }
 
-        let components = raw
-            .components
-            .into_iter()
-            .map(|c| parse_component(library, root, name, c, &at))
-            .collect::<Result<Vec<_>>>()?;
+        // In parallel (`par`): a blueprint has a hundred components, each a
+        // manifest to parse and conditions to compile.
+        let components = crate::par::try_map(&raw.components, |c| parse_component(library, root, name, c, &at))?;
 
         let rules = raw
             .files
@@ -598,7 +630,11 @@ impl Blueprint {
             }
             derive.push((key, template));
         }
-        check_conditions(name, &file_label, &questions, &derive, &components, &rules)?;
+        // Embedded blueprints are checked by a test (tests/blueprints.rs loads
+        // them from their folder, where every check runs), not on every run.
+        if !root.embedded {
+            check_conditions(name, &file_label, &questions, &derive, &components, &rules)?;
+        }
 
         let blueprint = Blueprint {
             name: raw.name,
@@ -702,8 +738,8 @@ fn parse_component(
     library: &Library,
     root: &Root,
     name: &str,
-    c: RawComponent,
-    at: &dyn Fn(std::ops::Range<usize>, String) -> Error,
+    c: &RawComponent,
+    at: &(dyn Fn(std::ops::Range<usize>, String) -> Error + Sync),
 ) -> Result<Component> {
     let when = c.when.as_deref().map(Condition::new).transpose().map_err(|e| {
         Error::blueprint(
@@ -714,7 +750,7 @@ fn parse_component(
             ),
         )
     })?;
-    let (label, mut files) = match (c.use_, c.source) {
+    let (label, mut files) = match (&c.use_, &c.source) {
         (Some(used), None) => {
             let span = used.span();
             library.component(root, used.get_ref()).ok_or_else(|| {
@@ -772,10 +808,17 @@ const OLD_FORMAT: &str = "this blueprint is in braid's first blueprint format (n
     4. shorthand flags (`--name`) are declared on their question: `flag = \"name\"`.\n  \
     hint: docs/blueprints.md describes format 2";
 
+/// `[a-z][a-z0-9<sep>]*`: a question key (`_`) or a flag name (`-`).
+/// (A regex compiled per question cost more than the rest of its parse.)
+fn is_name(s: &str, sep: char) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == sep)
+}
+
 fn parse_question(q: RawQuestion, earlier: &[Question]) -> std::result::Result<Question, String> {
     let key = q.key.into_inner();
-    let key_re = regex::Regex::new("^[a-z][a-z0-9_]*$").expect("a valid regex");
-    if !key_re.is_match(&key) {
+    if !is_name(&key, '_') {
         return Err(format!("question key `{}` must match [a-z][a-z0-9_]*", one_line(&key)));
     }
     if earlier.iter().any(|p| p.key == key) {
@@ -823,10 +866,7 @@ fn parse_question(q: RawQuestion, earlier: &[Question]) -> std::result::Result<Q
     let flag = match q.flag {
         Some(f) => {
             let f = f.into_inner();
-            let ok = regex::Regex::new("^[a-z][a-z0-9-]*$")
-                .expect("a valid regex")
-                .is_match(&f);
-            if !ok || BUILTIN_FLAGS.contains(&f.as_str()) {
+            if !is_name(&f, '-') || BUILTIN_FLAGS.contains(&f.as_str()) {
                 return Err(format!(
                     "question `{key}`: `flag = \"{}\"` must be a new long flag name ([a-z][a-z0-9-]*), not one of braid's own ({})",
                     one_line(&f),

@@ -15,6 +15,7 @@ pub mod fsx;
 pub mod journal;
 pub mod lint;
 pub mod merge;
+mod par;
 pub mod plan;
 pub mod printer;
 pub mod prompt;

@@ -193,37 +193,48 @@ pub fn render(blueprint: &Blueprint, answers: &Answers) -> Result<FileSet> {
     // The context as one value, built once: `render(&map)` would convert the
     // whole map (and every `provides` list) again for each template.
     let ctx_value = as_value(&ctx);
-    let mut out = FileSet::new();
-    let mut origin: BTreeMap<String, &str> = BTreeMap::new();
-    for placed in layout(blueprint, &env, &ctx)? {
-        let (c, src_path, path) = (placed.component, placed.src, placed.path);
-        let file = &c.files[src_path];
-        let bytes = if src_path.ends_with(".j2") {
-            let name = format!("{}/{src_path}", c.label);
-            if std::str::from_utf8(&file.bytes).is_err() {
-                return Err(bp_err(format!("{name}: a .j2 template must be UTF-8")));
-            }
-            let text = env
-                .get_template(&name)
-                .and_then(|t| t.render(&ctx_value))
-                .map_err(|e| bp_err(template_error(&e, &ctx)))?;
-            if text.contains('\r') {
-                text.replace("\r\n", "\n").into_bytes()
-            } else {
-                text.into_bytes()
-            }
-        } else {
-            file.bytes.to_vec()
-        };
-        if let Some(first) = origin.insert(path.clone(), &c.label) {
-            return Err(bp_err(format!("both {first} and {} write `{path}`", c.label)));
+    // Templates render in parallel (`par`): each is compiled and rendered on
+    // its own; the files are then gathered in layout order.
+    let placed = layout(blueprint, &env, &ctx)?;
+    let mut origin: BTreeMap<&str, &str> = BTreeMap::new();
+    for p in &placed {
+        if let Some(first) = origin.insert(&p.path, &p.component.label) {
+            return Err(bp_err(format!(
+                "both {first} and {} write `{}`",
+                p.component.label, p.path
+            )));
         }
+    }
+    let rendered = crate::par::try_map(&placed, |p| {
+        let file = &p.component.files[p.src];
+        if !p.src.ends_with(".j2") {
+            return Ok(file.bytes.to_vec());
+        }
+        let name = format!("{}/{}", p.component.label, p.src);
+        let Ok(source) = std::str::from_utf8(&file.bytes) else {
+            return Err(bp_err(format!("{name}: a .j2 template must be UTF-8")));
+        };
+        // Compiled here, not through the loader: the loader compiles under a
+        // lock, one template at a time. `{% include %}` still goes through it.
+        let text = env
+            .template_from_named_str(&name, source)
+            .and_then(|t| t.render(&ctx_value))
+            .map_err(|e| bp_err(template_error(&e, &ctx)))?;
+        Ok(if text.contains('\r') {
+            text.replace("\r\n", "\n").into_bytes()
+        } else {
+            text.into_bytes()
+        })
+    })?;
+    let mut out = FileSet::new();
+    for (placed, bytes) in placed.into_iter().zip(rendered) {
+        let (c, path) = (placed.component, placed.path);
         let ownership = blueprint.ownership(&path);
         out.insert(
             path,
             OutFile {
                 bytes,
-                executable: file.executable,
+                executable: c.files[placed.src].executable,
                 ownership,
             },
         );

@@ -184,11 +184,27 @@ fn write_fresh(dir: &Path, files: &FileSet, config: &str, state: &State) -> Resu
         let dir = root.join(parent);
         fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    for (path, file) in files {
-        put(&root.join(path), &file.bytes, file.executable)?;
-    }
-    put(&root.join(CONFIG_FILE), config.as_bytes(), false)?;
-    put(&root.join(STATE_FILE), state.to_json().as_bytes(), false)?;
+    // The state (a copy of every file, as JSON) is encoded into its file
+    // while the files are written, and the files are written in parallel
+    // (`par`).
+    std::thread::scope(|s| -> Result<()> {
+        let state_file = s.spawn(|| {
+            put_with(&root.join(STATE_FILE), false, |f| {
+                use std::io::Write as _;
+                let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
+                state.write_json(&mut w)?;
+                w.flush()
+            })
+        });
+        let entries: Vec<_> = files.iter().collect();
+        crate::par::try_map(&entries, |(path, file)| {
+            put(&root.join(path), &file.bytes, file.executable)
+        })?;
+        put(&root.join(CONFIG_FILE), config.as_bytes(), false)?;
+        state_file
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })?;
     let staged = staging.keep();
     fs::rename(&staged, dir).with_context(|| {
         let _ = fs::remove_dir_all(&staged);
@@ -250,6 +266,12 @@ fn parent_of(dir: &Path) -> PathBuf {
 /// umask: created with it, changed only when the umask took bits away.
 fn put(path: &Path, bytes: &[u8], executable: bool) -> Result<()> {
     use std::io::Write as _;
+    put_with(path, executable, |f| f.write_all(bytes))
+}
+
+/// `put`, the bytes written by `write`.
+fn put_with(path: &Path, executable: bool, write: impl FnOnce(&mut fs::File) -> std::io::Result<()>) -> Result<()> {
+    use std::io::Write as _;
     let mode = fsx::default_mode(executable);
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -257,7 +279,7 @@ fn put(path: &Path, bytes: &[u8], executable: bool) -> Result<()> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
     let mut file = options
         .open(path)
-        .and_then(|mut f| f.write_all(bytes).map(|()| f))
+        .and_then(|mut f| write(&mut f).map(|()| f))
         .with_context(|| format!("cannot write {}", path.display()))?;
     #[cfg(unix)]
     if mode & !umask() != mode {

@@ -946,3 +946,22 @@ fn make_install_trains_the_model_before_the_gateway_is_installed() {
         );
     }
 }
+
+/// Loading an embedded blueprint skips the checks a test can make once
+/// (conditions that read unknown names, the lints): this is that test. From
+/// their folder, as a user's blueprints, every check runs.
+#[test]
+fn the_embedded_blueprints_pass_every_load_check_from_their_folder() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints");
+    let library = Library::new(std::slice::from_ref(&root)).unwrap();
+    let embedded = Library::new(&[]).unwrap();
+    for name in library.names() {
+        let bp = library
+            .load(&name)
+            .unwrap_or_else(|e| panic!("{name}, loaded from {}: {e:#}", root.display()));
+        assert_eq!(bp.origin, root.display().to_string(), "{name} came from the folder");
+        let same = embedded.load(&name).unwrap();
+        assert_eq!(same.origin, "embedded");
+        assert_eq!(bp.components.len(), same.components.len(), "{name}");
+    }
+}

@@ -427,7 +427,7 @@ fn config_file_answers_and_its_errors() {
         ),
         (
             "blueprint = \"demo\"\n[answers\n",
-            "error: answers.toml:2: not valid TOML: invalid table header\nexpected `.`, `]`\n  \
+            "error: answers.toml:2: not valid TOML: unclosed table, expected `]`\n  \
              hint: fix the syntax at that line\n",
         ),
         (
