@@ -17,7 +17,7 @@ interleaved (braid, cookiecutter, braid, ...), N times each (--runs, default
 folders are removed after the last run, not between runs.
 
 The file system is a RAM one (/dev/shm) when there is one, else TMPDIR's;
-`--dir` chooses. Both tools write the same 120 files either way; on a disk
+`--dir` chooses. Both tools write the same files either way; on a disk
 the kernel's cost of creating them can swamp both. On the 2-vCPU VM this was
 built on (ext4 without a journal), a file created soon after others were
 deleted costs a scan of the recently freed inodes (`recently_deleted` in
