@@ -144,6 +144,26 @@ class Normalize(unittest.TestCase):
         )
 
 
+class ParityOfPredictions(unittest.TestCase):
+    def test_parity_allows_a_batched_products_last_bits(self):
+        # The bug: parity failed on `predict-integers` when the ML service
+        # batched it with the idle-pause check's request (the same model,
+        # 0.03808120910662387 against ...874 for one row alone).
+        go = {"status": 200, "body": {"predictions": [{"p": 0.038081209106623874, "id": 0}]}}
+        node = {"status": 200, "body": {"predictions": [{"p": 0.03808120910662387, "id": 0}]}}
+        self.assertTrue(contract.same(go, node))
+        self.assertEqual(contract.diff(go, node), [])
+        # beyond the tolerance, another type, another key: not the same
+        for other in (
+            {"status": 200, "body": {"predictions": [{"p": 0.0380812, "id": 0}]}},
+            {"status": 200, "body": {"predictions": [{"p": 0.038081209106623874, "id": 0.0}]}},
+            {"status": 200, "body": {"predictions": [{"p": 0.038081209106623874}]}},
+            {"status": 200.0, "body": go["body"]},
+        ):
+            self.assertFalse(contract.same(go, other), other)
+            self.assertEqual(len(contract.diff(go, other)), 1, other)
+
+
 class Reporting(unittest.TestCase):
     def test_counts_final_line_and_table(self):
         out = io.StringIO()
@@ -260,11 +280,13 @@ class FakeSSE:
     """A gateway's chat stream (with the ML service's metrics), faithful or
     broken in one way: `delay` between events (0: all in one write, as a
     buffering gateway would), `spaced` (JSON with spaces), `no_done`,
-    `ignore_cancel` (generates on when the client is gone)."""
+    `ignore_cancel` (generates on when the client is gone); `queue`: a
+    bounded queue of that many events between the model and the client
+    (slow_reader), the model making one each `pace` seconds."""
 
     def __init__(
         self, tokens=30, delay=0.01, spaced=False, no_done=False, chunked=True, ignore_cancel=False,
-        queue=None,
+        queue=None, pace=0.0,
     ):  # fmt: skip
         import http.server
         import socketserver
@@ -367,6 +389,8 @@ class FakeSSE:
 
                 def produce():
                     for e in events:
+                        if pace:
+                            time.sleep(pace)
                         with lock:
                             if len(waiting) >= queue:
                                 over.set()
@@ -484,6 +508,15 @@ class ChatChecksOnFakes(unittest.TestCase):
 
     def test_a_client_that_does_not_read_gets_slow_reader(self):
         with FakeSSE(queue=8, delay=0) as fake:
+            detail = chat.slow_reader(None, fake.url, fake.url)
+        self.assertIn("then slow_reader", detail)
+
+    def test_a_slow_reader_is_seen_however_long_the_buffers_take_to_fill(self):
+        # The bug: the check paused 3 s, then read; a model of ~1000 events a
+        # second over loopback (megabytes of send buffer) had not filled the
+        # buffers by then, the client kept up from then on, and the check
+        # failed on a loaded host. The client now waits for the cancel.
+        with FakeSSE(queue=8, pace=0.001) as fake:
             detail = chat.slow_reader(None, fake.url, fake.url)
         self.assertIn("then slow_reader", detail)
 

@@ -47,9 +47,21 @@ TOKEN_DELAY_MS = 10
 SLOW_BUFFER_EVENTS = 8
 SLOW_MAX_TOKENS = 200_000
 # A generation this long outgrows every buffer between the model and a
-# client that does not read (a 4 KiB window keeps the kernel's send buffer
-# small: some hundred events fill it, and the queue behind it).
+# client that does not read, and the queue behind them.
 SLOW_PROBE_TOKENS = 5_000
+# The slow reader's socket: a 4 KiB receive buffer and an MSS of 1400 (a
+# real network's), set before connect. Over loopback (MSS 65483) the
+# gateway's send buffer starts at megabytes (the kernel sizes it from ten
+# segments): a stream of ~500 events a second took a minute to fill it,
+# longer than a loaded host gives a check. With these, ~100 KB fill both.
+SLOW_RCVBUF = 4096
+SLOW_MSS = 1400
+# The most the slow reader waits, not reading, for the gateway to give up
+# on it (the generation's cancel counted), and the slow-reader gateway's
+# token gap timeout, which is the deadline of each write: far above that
+# wait, so the write blocked meanwhile is still there when the client reads.
+SLOW_WAIT_S = 60
+SLOW_GAP_TIMEOUT_MS = 120_000
 
 MESSAGES = [{"role": "user", "content": "What does a module hold?"}]
 SLOW_READER_EVENT = (
@@ -84,12 +96,17 @@ class SSEClient:
     """One POST over a raw socket; the answer is read chunk by chunk, so each
     event's arrival time is known and a caller can stop (or pause) at any point."""
 
-    def __init__(self, base: str, timeout: float = 30.0, rcvbuf: int | None = None) -> None:
+    def __init__(
+        self, base: str, timeout: float = 30.0, rcvbuf: int | None = None, mss: int | None = None
+    ) -> None:
         host, _, port = base.removeprefix("http://").partition(":")
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # Before connect, so the window and the segment size the peer sees
+        # are these from the start.
         if rcvbuf is not None:
-            # Before connect, so the window the peer sees is small from the start.
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if mss is not None:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
         self.sock.settimeout(timeout)
         self.sock.connect((host, int(port)))
         self.base = base
@@ -497,18 +514,28 @@ def disconnect(combo: Combo, base: str, ml_metrics: str) -> str:
 
 
 def slow_reader(combo: Combo, base: str, ml_metrics: str) -> str:
-    """A client with a small receive buffer that pauses: the gateway's queue
-    overflows, the stream ends with exactly the slow_reader event (no
-    [DONE]), and the generation is cancelled."""
+    """A client that stops reading after the head: the kernel's buffers fill,
+    then the gateway's queue overflows and the generation is cancelled; once
+    that is counted the client reads again, and the stream ends with exactly
+    the slow_reader event (no [DONE]).
+
+    The client reads nothing until the cancel is counted (no fixed pause that
+    a loaded host may outlast: a client that reads meanwhile may keep up),
+    and its socket keeps the kernel's buffers small (SLOW_MSS)."""
     sampling = long_run(base, SLOW_PROBE_TOKENS)
     before = metric(ml_metrics, "ml_chat_streams_cancelled_total")
-    c = SSEClient(base, rcvbuf=4096, timeout=60)
+    c = SSEClient(base, rcvbuf=SLOW_RCVBUF, mss=SLOW_MSS, timeout=SLOW_WAIT_S)
     try:
         body = chat_body(stream=True, max_completion_tokens=SLOW_MAX_TOKENS, **sampling)
         started = c.send("/v1/chat/completions", body)
         s = c.head(started)
         expect(s.status == 200, f"status {s.status}")
-        time.sleep(3)  # the kernel's buffers fill, then the gateway's queue
+        wait_until(
+            lambda: metric(ml_metrics, "ml_chat_streams_cancelled_total") >= before + 1,
+            timeout=SLOW_WAIT_S,
+            interval=0.05,
+            what="the generation cancelled while the client does not read",
+        )
         closed_at = time.monotonic()
         c.events(s)
     finally:
@@ -600,14 +627,17 @@ def chat_ml_env() -> dict[str, str]:
 
 def _slow_stack(combo: Combo) -> tuple[str, str]:
     """A gateway with a small stream queue in front of an ML process (or
-    worker) that generates as fast as it can: (gateway base, ML metrics base)."""
-    # Over Kafka the gateway's reader gets the records in fetches: a first
-    # fetch of more entries than the 8-event queue would overflow it before
-    # the relay took the first (a 502, not this check's case); 1 ms apart,
-    # each fetch brings one or two.
-    delay = "1" if combo.transport == "kafka" else "0"
-    fast = {"ML_CHAT_TOKEN_DELAY_MS": delay, "ML_CHAT_MAX_TOKENS": str(SLOW_MAX_TOKENS)}
-    extra = {"GATEWAY_STREAM_BUFFER_EVENTS": SLOW_BUFFER_EVENTS}
+    worker) that generates a token each 2 ms: (gateway base, ML metrics base)."""
+    # 2 ms apart: the events of a model with no pause come in bursts (a read
+    # of the ML service's socket, a Kafka fetch) that would overflow the
+    # 8-event queue before the relay took the first: 200 and the slow_reader
+    # event alone, right for the gateway, but no case of a client that
+    # stopped reading. Spaced, the relay takes them as they come.
+    fast = {"ML_CHAT_TOKEN_DELAY_MS": "2", "ML_CHAT_MAX_TOKENS": str(SLOW_MAX_TOKENS)}
+    extra = {
+        "GATEWAY_STREAM_BUFFER_EVENTS": SLOW_BUFFER_EVENTS,
+        "GATEWAY_TOKEN_GAP_TIMEOUT_MS": SLOW_GAP_TIMEOUT_MS,
+    }
     if combo.worker_based:
         prefix = f"{combo.prefix}fast"
         proc = combo.start_worker("worker-fast", prefix=prefix, extra=fast)
