@@ -469,12 +469,17 @@ def _stops(ml_metrics: str, closed_at: float, before: float) -> str:
         what="ml_chat_streams_cancelled_total + 1",
     )
     counted = time.monotonic() - closed_at
-    time.sleep(max(0.0, closed_at + 0.1 - time.monotonic()))
+    return f"cancel counted {counted * 1000:.0f} ms after the close, " + _still(ml_metrics, closed_at)
+
+
+def _still(ml_metrics: str, since: float) -> str:
+    """No token is made from ~100 ms after `since` on."""
+    time.sleep(max(0.0, since + 0.1 - time.monotonic()))
     tokens = metric(ml_metrics, "ml_chat_tokens_total")
     time.sleep(0.5)
     later = metric(ml_metrics, "ml_chat_tokens_total")
     expect(later == tokens, f"ml_chat_tokens_total went on: {tokens} -> {later} after the cancel")
-    return f"cancel counted {counted * 1000:.0f} ms after the close, tokens still from +100 ms"
+    return "tokens still from +100 ms"
 
 
 def long_run(base: str, tokens: int) -> dict:
@@ -536,7 +541,7 @@ def slow_reader(combo: Combo, base: str, ml_metrics: str) -> str:
             interval=0.05,
             what="the generation cancelled while the client does not read",
         )
-        closed_at = time.monotonic()
+        cancelled_at = time.monotonic()
         c.events(s)
     finally:
         c.close()
@@ -545,7 +550,11 @@ def slow_reader(combo: Combo, base: str, ml_metrics: str) -> str:
     expect(b"data: [DONE]\n\n" not in s.events, "[DONE] after slow_reader")
     tokens = len(s.events) - 1
     expect(tokens < SLOW_MAX_TOKENS, f"{tokens} tokens: the whole generation came through")
-    return f"{tokens} events then slow_reader; " + _stops(ml_metrics, closed_at, before)
+    waited = cancelled_at - started
+    return (
+        f"{tokens} events then slow_reader; cancel counted {waited:.1f} s after the request, "
+        "the client not reading; " + _still(ml_metrics, cancelled_at)
+    )
 
 
 # ------------------------------------------------------------ the SDK
