@@ -52,8 +52,8 @@ SLOW_PROBE_TOKENS = 5_000
 # The slow reader's socket: a 4 KiB receive buffer and an MSS of 1400 (a
 # real network's), set before connect. Over loopback (MSS 65483) the
 # gateway's send buffer starts at megabytes (the kernel sizes it from ten
-# segments): a stream of ~500 events a second took a minute to fill it,
-# longer than a loaded host gives a check. With these, ~100 KB fill both.
+# segments): 2-3 MB, which a stream of ~500 events a second (~130 KB/s)
+# took 20-40 s to fill, measured here. With these, ~100 KB fill both.
 SLOW_RCVBUF = 4096
 SLOW_MSS = 1400
 # The most the slow reader waits, not reading, for the gateway to give up
