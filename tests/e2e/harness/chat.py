@@ -593,12 +593,12 @@ print(json.dumps(out))
 def sdk_python(cache: Path, env: dict[str, str], log: Path) -> Path:
     """The cached venv with the openai SDK (a stamp marks a complete one;
     run.py's pruning leaves `openai-*` alone)."""
-    venv = cache / "venvs" / f"openai-{OPENAI_SDK.split('==')[1]}"
+    venv = cache / "venvs" / f"openai-{OPENAI_SDK.split('==')[1]}-bytecode"
     stamp = venv / ".braid-e2e-complete"
     if not stamp.exists():
         must(run(["uv", "venv", "-q", "--clear", str(venv)], cache, env, 300, log))
-        must(run(["uv", "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
-                  OPENAI_SDK], cache, env, 600, log))  # fmt: skip
+        must(run(["uv", "pip", "install", "-q", "--compile-bytecode", "--python",
+                  str(venv / "bin" / "python"), OPENAI_SDK], cache, env, 600, log))  # fmt: skip
         stamp.touch()
     stamp.touch()
     return venv / "bin" / "python"

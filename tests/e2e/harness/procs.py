@@ -9,6 +9,7 @@ on SIGTERM (run.py installs the handlers).
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -231,8 +232,46 @@ _ports_lock = threading.Lock()
 _ports_given: set[int] = set()
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    """The ports the kernel gives outgoing connections (and bind to port 0)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def claim_port(port: int) -> bool:
+    """Hands out `port` if it is free now and was not handed out before."""
+    with _ports_lock:
+        if port in _ports_given or not _bindable(port):
+            return False
+        _ports_given.add(port)
+        return True
+
+
 def free_port() -> int:
-    """A loopback TCP port that is free now and not handed out before."""
+    """A loopback TCP port that is free now and not handed out before.
+
+    It is drawn below the kernel's ephemeral range: a port from there (what
+    binding port 0 gives) can be taken as the local port of any outgoing
+    connection on this host before the service meant to listen on it starts,
+    and that service then fails to bind."""
+    low, _ = _ephemeral_range()
+    if low > 12000:
+        for _ in range(200):
+            port = random.randint(10000, low - 1)
+            if claim_port(port):
+                return port
     with _ports_lock:
         for _ in range(200):
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -1,6 +1,6 @@
 """The Python service's toolchain and the repo's infrastructure, checked for real.
 
-- install: `uv sync --frozen` into a venv cached by the hash of uv.lock (each
+- install: `uv sync --frozen --compile-bytecode` (as `make install-ml`) into a venv cached by the hash of uv.lock (each
   combination's lock names its own project, so each has its own venv), linked
   as services/ml/.venv so that the Makefile and scripts/dev.sh find it;
 - static: `scripts/dev.sh env` creates .env as a user's first `make dev` does;
@@ -11,7 +11,7 @@
   runs the Redis tests against a redis-server of its own (scripts/with-redis.sh):
   none is skipped;
 - make-dev: `make dev` on free ports waits for the stack, prints the URL only
-  once a request gets its answer, and Ctrl-C (SIGINT to its process group, as
+  once a request gets its answer and the ML service's /readyz is 200, and Ctrl-C (SIGINT to its process group, as
   a terminal sends it) stops every service cleanly within seconds: the gateway
   drains and logs it, every exit status is 0 or 130, nothing keeps listening;
   scripts/smoke.sh, which CI runs against both stacks, passes against it;
@@ -34,12 +34,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import secrets_checks
-from .httpc import authorize, post_json
-from .procs import free_port, must, wait_until
+from .httpc import authorize, get, post_json
+from .procs import claim_port, free_port, must, wait_until
 from .report import CheckFailed, expect
 
 if TYPE_CHECKING:
     from .combo import Combo
+
+# What `make install-ml` runs (the Makefile): the venv's bytecode compiled, so
+# that each ML process (services, workers, pytest's children) imports
+# scikit-learn in ~3 s, not ~9 s, where PYTHONDONTWRITEBYTECODE is set.
+UV_SYNC = ("sync", "--frozen", "--compile-bytecode")
 
 # How long Ctrl-C may take to stop the whole stack (no request in flight).
 CTRL_C_BUDGET_S = 8.0
@@ -59,6 +64,7 @@ def _lock_key(combo: Combo) -> str:
     h = hashlib.sha256((combo.ml / "uv.lock").read_bytes())
     h.update((combo.ml / "pyproject.toml").read_bytes())
     h.update(uv_env(combo.ctx.cache).get("UV_PYTHON", "").encode())
+    h.update(" ".join(UV_SYNC).encode())
     return h.hexdigest()[:16]
 
 
@@ -75,7 +81,7 @@ def install_ml(combo: Combo) -> bool:
 
     def sync() -> str:
         env = combo.env(UV_PROJECT_ENVIRONMENT=venv)
-        res = combo.run(["uv", "sync", "--frozen"], combo.ml, env, timeout=1200)
+        res = combo.run(["uv", *UV_SYNC], combo.ml, env, timeout=1200)
         must(res)
         link = combo.ml / ".venv"
         if link.is_symlink() or link.exists():
@@ -89,7 +95,7 @@ def install_ml(combo: Combo) -> bool:
         how = "cached venv (same uv.lock)" if reused else "new venv"
         return f"{res.secs:.0f}s, {how}"
 
-    if not combo.check("ml: uv sync --frozen (uv.lock)", sync):
+    if not combo.check(f"ml: uv {' '.join(UV_SYNC)} (uv.lock, as make install-ml)", sync):
         return False
 
     def importable() -> None:
@@ -172,18 +178,9 @@ def _amqp_port() -> int:
     not tell it), is free and valid too."""
     for _ in range(100):
         port = random.randint(20000, 45000)
-        if all(_bindable(p) for p in (port, port + 20000)):
+        if claim_port(port + 20000) and claim_port(port):
             return port
     raise CheckFailed("no free port pair for RabbitMQ (AMQP, AMQP + 20000)")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def make_dev(combo: Combo) -> None:
@@ -244,9 +241,16 @@ def make_dev(combo: Combo) -> None:
             what=f"make dev to print 'ready: {base}'",
             proc=proc,
         )
-        return f"after {time.monotonic() - t0:.1f}s"
+        secs = time.monotonic() - t0
+        # Ready means every HTTP service is up: the ML service's /readyz too
+        # (over a bus the gateway's does not ask it).
+        r = get(f"http://127.0.0.1:{ports['ML_PORT']}", "/readyz", timeout=5, auth=False)
+        expect(r.status == 200, f"the ML service's /readyz at 'ready': {r.short()}")
+        return f"after {secs:.1f}s; the ML service's /readyz 200"
 
-    if not combo.check("make dev: prints the URL once the gateway's /readyz is 200", ready):
+    if not combo.check(
+        "make dev: prints the URL once the gateway's and the ML service's /readyz are 200", ready
+    ):
         proc.stop(timeout=20)
         return
 
@@ -290,7 +294,11 @@ def make_dev(combo: Combo) -> None:
             if name not in stopped:
                 errs.append(f"no 'dev.sh: {name} stopped (exit status N)' line")
             elif stopped[name] not in ("0", "130"):
-                errs.append(f"{name} exited with status {stopped[name]} (want 0 or 130)")
+                own = [ln for ln in text.splitlines() if ln.startswith(f"{name} ")][-15:]
+                errs.append(
+                    f"{name} exited with status {stopped[name]} (want 0 or 130); its last lines:\n"
+                    + "\n".join(own)
+                )
         if re.search(r"did not stop in|killing it", text):
             errs.append("dev.sh had to SIGKILL a service")
         gw_lines = [ln for ln in text.splitlines() if ln.startswith("gateway ")]
