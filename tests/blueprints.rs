@@ -6,7 +6,7 @@
 //! choice nobody named, and alternative components provide the same names.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashSet},
     path::Path,
     process::Command,
 };
@@ -97,6 +97,11 @@ fn every_embedded_template_renders_and_every_data_file_parses() {
     let library = Library::new(&[]).unwrap();
     let names = library.names();
     assert!(names.contains(&"ml-gateway".to_string()), "{names:?}");
+    // Python and Go files are parsed once per distinct text, JavaScript once per
+    // distinct path and text (its package.json decides ESM or CommonJS): most
+    // files are the same in many combinations, and a process per file and
+    // combination made this the slowest test by minutes.
+    let mut parsed: HashSet<(String, Vec<u8>)> = HashSet::new();
     for name in names {
         let bp = library.load(&name).unwrap();
         let mut used = BTreeSet::new();
@@ -116,11 +121,15 @@ fn every_embedded_template_renders_and_every_data_file_parses() {
                 };
                 check_parses(path, text);
                 assert!(!text.contains('\r'), "{path}: CRLF in output");
-                match Path::new(path).extension().and_then(|e| e.to_str()) {
-                    Some("py") => py.push(full),
-                    Some("go") => go.push(full),
-                    Some("js") => js.push(full),
-                    _ => {}
+                let ext = Path::new(path).extension().and_then(|e| e.to_str()).unwrap_or("");
+                let key = if ext == "js" { path.clone() } else { ext.to_string() };
+                if !matches!(ext, "py" | "go" | "js") || !parsed.insert((key, file.bytes.clone())) {
+                    continue;
+                }
+                match ext {
+                    "py" => py.push(full),
+                    "go" => go.push(full),
+                    _ => js.push(full),
                 }
             }
             let label = format!(
