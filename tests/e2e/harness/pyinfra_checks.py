@@ -1,8 +1,9 @@
 """The Python service's toolchain and the repo's infrastructure, checked for real.
 
-- install: `uv sync --frozen --compile-bytecode` (as `make install-ml`) into a venv cached by the hash of uv.lock (each
-  combination's lock names its own project, so each has its own venv), linked
-  as services/ml/.venv so that the Makefile and scripts/dev.sh find it;
+- install: `uv sync --frozen --compile-bytecode` (as `make install-ml`) into a
+  venv cached by the hash of uv.lock (each combination's lock names its own
+  project, so each has its own venv), linked as services/ml/.venv so that the
+  Makefile and scripts/dev.sh find it;
 - static: `scripts/dev.sh env` creates .env as a user's first `make dev` does;
   zizmor audits .github (workflow and dependabot.yml) offline: zero findings;
   shellcheck passes every script;
@@ -11,11 +12,12 @@
   runs the Redis tests against a redis-server of its own (scripts/with-redis.sh):
   none is skipped;
 - make-dev: `make dev` on free ports waits for the stack, prints the URL only
-  once a request gets its answer and the ML service's /readyz is 200, and Ctrl-C (SIGINT to its process group, as
-  a terminal sends it) stops every service cleanly within seconds: the gateway
-  drains and logs it, every exit status is 0 or 130, nothing keeps listening;
-  scripts/smoke.sh, which CI runs against both stacks, passes against it;
-  it runs one ML process (.env leaves ML_WORKERS to dev.sh).
+  once a request gets its answer and the ML service's /readyz is 200, and
+  Ctrl-C (SIGINT to its process group, as a terminal sends it) stops every
+  service cleanly within seconds: the gateway drains and logs it, every exit
+  status is 0 or 130, nothing keeps listening; scripts/smoke.sh, which CI runs
+  against both stacks, passes against it; it runs one ML process (.env leaves
+  ML_WORKERS to dev.sh).
 """
 
 from __future__ import annotations
