@@ -9,12 +9,13 @@ use std::{
     collections::{BTreeMap, BTreeSet, HashSet},
     path::Path,
     process::Command,
+    sync::OnceLock,
 };
 
 use braid::{
     answers::{condition, Answers, Value},
     blueprint::{Blueprint, Kind, Library, Text},
-    render::{context, lines, paths, render},
+    render::{context, lines, paths, render, FileSet},
 };
 
 const HOSTILE: &str = "Evil \"quoted\" 'single' \\back\\slash\nnew line # hash: colon - [a] {b} & *x !t | > % @ `tick` {{ jinja }} {% raw %} ${{ github.token }} $(id) é中文🚀 \u{2028}\u{85} end";
@@ -64,6 +65,32 @@ fn selected(bp: &Blueprint, answers: &Answers) -> Vec<bool> {
         .collect()
 }
 
+/// Every combination of the embedded blueprint `name`, rendered once for all the
+/// tests here that read them: a debug build renders the 288 combinations of
+/// ml-gateway in about half a minute, and six tests read them.
+fn rendered(name: &str) -> &'static [(Answers, FileSet)] {
+    static ALL: OnceLock<BTreeMap<String, Vec<(Answers, FileSet)>>> = OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        let library = Library::new(&[]).unwrap();
+        library
+            .names()
+            .into_iter()
+            .map(|name| {
+                let bp = library.load(&name).unwrap();
+                let sets = combinations(&bp)
+                    .into_iter()
+                    .map(|answers| {
+                        let files = render(&bp, &answers).unwrap_or_else(|e| panic!("{name} {:?}: {e}", answers.0));
+                        (answers, files)
+                    })
+                    .collect();
+                (name, sets)
+            })
+            .collect()
+    });
+    &all[name]
+}
+
 fn check_parses(path: &str, text: &str) {
     let ext = Path::new(path).extension().and_then(|e| e.to_str()).unwrap_or("");
     let result = match ext {
@@ -105,14 +132,13 @@ fn every_embedded_template_renders_and_every_data_file_parses() {
     for name in names {
         let bp = library.load(&name).unwrap();
         let mut used = BTreeSet::new();
-        for answers in combinations(&bp) {
-            let files = render(&bp, &answers).unwrap_or_else(|e| panic!("{name} {:?}: {e}", answers.0));
+        for (answers, files) in rendered(&name) {
             for (what, templates) in [("next_steps", &bp.next_steps), ("recap", &bp.recap)] {
-                lines(&bp, &answers, what, templates).unwrap_or_else(|e| panic!("{name} {:?}: {e}", answers.0));
+                lines(&bp, answers, what, templates).unwrap_or_else(|e| panic!("{name} {:?}: {e}", answers.0));
             }
             let tmp = tempfile::tempdir().unwrap();
             let (mut py, mut go, mut js) = (Vec::new(), Vec::new(), Vec::new());
-            for (path, file) in &files {
+            for (path, file) in files {
                 let full = tmp.path().join(path);
                 std::fs::create_dir_all(full.parent().unwrap()).unwrap();
                 std::fs::write(&full, &file.bytes).unwrap();
@@ -163,7 +189,7 @@ fn every_embedded_template_renders_and_every_data_file_parses() {
                     &format!("node --check {} ({label})", f.display()),
                 );
             }
-            for (c, on) in bp.components.iter().zip(selected(&bp, &answers)) {
+            for (c, on) in bp.components.iter().zip(selected(&bp, answers)) {
                 if on {
                     used.extend(c.files.keys().map(|k| format!("{}/{k}", c.label)));
                 }
@@ -189,9 +215,8 @@ fn no_selected_template_renders_empty_in_any_combination() {
     let library = Library::new(&[]).unwrap();
     for name in library.names() {
         let bp = library.load(&name).unwrap();
-        for answers in combinations(&bp) {
-            let files = render(&bp, &answers).unwrap_or_else(|e| panic!("{name} {:?}: {e}", answers.0));
-            let selected = paths(&bp, &answers).unwrap();
+        for (answers, files) in rendered(&name) {
+            let selected = paths(&bp, answers).unwrap();
             let mut empty = Vec::new();
             for (src, path) in &selected {
                 if !src.ends_with(".j2") {
@@ -219,10 +244,8 @@ fn no_provided_placeholder_survives_a_render() {
     let placeholder = regex::Regex::new(r"@[a-z]+(-[a-z]+)+@").unwrap();
     let library = Library::new(&[]).unwrap();
     for name in library.names() {
-        let bp = library.load(&name).unwrap();
-        for answers in combinations(&bp) {
-            let files = render(&bp, &answers).unwrap_or_else(|e| panic!("{name} {:?}: {e}", answers.0));
-            for (path, file) in &files {
+        for (answers, files) in rendered(&name) {
+            for (path, file) in files {
                 let text = String::from_utf8_lossy(&file.bytes);
                 if let Some(m) = placeholder.find(&text) {
                     panic!(
@@ -618,16 +641,13 @@ fn variables_read(files: &BTreeMap<String, String>) -> BTreeSet<String> {
 /// for it. A variable added to a service's code without both fails here.
 #[test]
 fn every_variable_a_service_reads_is_in_env_example_and_the_readme() {
-    let library = Library::new(&[]).unwrap();
-    let bp = library.load("ml-gateway").unwrap();
     let env = regex::Regex::new(r"(?m)^(?:# ?)?([A-Z][A-Z0-9_]*)=").unwrap();
     let row = regex::Regex::new(r"(?m)^\| `([A-Z][A-Z0-9_]*)` \|").unwrap();
-    for answers in combinations(&bp) {
+    for (answers, files) in rendered("ml-gateway") {
         let label = format!("{:?}", answers.0.iter().map(|(_, v)| v.to_string()).collect::<Vec<_>>());
-        let files: BTreeMap<String, String> = render(&bp, &answers)
-            .unwrap()
-            .into_iter()
-            .filter_map(|(path, f)| String::from_utf8(f.bytes).ok().map(|t| (path, t)))
+        let files: BTreeMap<String, String> = files
+            .iter()
+            .filter_map(|(path, f)| String::from_utf8(f.bytes.clone()).ok().map(|t| (path.clone(), t)))
             .collect();
         let read = variables_read(&files);
         for name in ["GATEWAY_PORT", "ML_PORT", "LOG_LEVEL", "ML_MODEL_PATH"] {
@@ -790,8 +810,8 @@ fn the_default_metrics_port_is_neither_service_port_in_both_gateways() {
 fn every_combination_renders_the_lock_of_its_dependency_set() {
     let bp = Library::new(&[]).unwrap().load("ml-gateway").unwrap();
     let mut sets = BTreeSet::new();
-    for answers in combinations(&bp) {
-        let ctx = context(&bp, &answers).unwrap();
+    for (answers, files) in rendered("ml-gateway") {
+        let ctx = context(&bp, answers).unwrap();
         let deps = ctx["gateway_deps"].to_string();
         let (component, locks): (String, &[&str]) = match answers.get("gateway") {
             Some(Value::Str(g)) if g == "go" => (
@@ -812,7 +832,7 @@ fn every_combination_renders_the_lock_of_its_dependency_set() {
         let lock_components: Vec<&str> = bp
             .components
             .iter()
-            .zip(selected(&bp, &answers))
+            .zip(selected(&bp, answers))
             .filter(|(c, on)| *on && c.label.contains("-lock-"))
             .map(|(c, _)| c.label.rsplit('/').next().unwrap())
             .collect();
@@ -823,7 +843,6 @@ fn every_combination_renders_the_lock_of_its_dependency_set() {
              (scripts/relock-*.py writes its lock)",
             answers.0
         );
-        let files = render(&bp, &answers).unwrap();
         for lock in locks {
             assert!(
                 files.contains_key(*lock),
@@ -869,14 +888,13 @@ fn both_gateways_load_the_same_rate_limit_script() {
         ),
     ];
     let mut seen = 0;
-    for answers in combinations(&bp) {
+    for (answers, files) in rendered("ml-gateway") {
         let Some(Value::Int(limit)) = answers.get("rate_limit") else {
             panic!("no rate_limit in {:?}", answers.0)
         };
         let Some(Value::Str(gateway)) = answers.get("gateway") else {
             panic!("no gateway in {:?}", answers.0)
         };
-        let files = render(&bp, &answers).unwrap();
         let (_, lua, loader, load) = loaders
             .iter()
             .find(|(g, ..)| g == gateway)
