@@ -224,6 +224,16 @@ class Processes(unittest.TestCase):
             self.assertIn("boom", str(e.exception))
             self.assertIn("exited with 3", str(e.exception))
 
+    def test_free_ports_are_outside_the_ephemeral_range_and_never_handed_out_twice(self):
+        # An outgoing connection may take any port of the ephemeral range as its
+        # local port before the service meant to listen there binds it.
+        low, high = procs._ephemeral_range()
+        ports = [procs.free_port() for _ in range(50)]
+        self.assertEqual(len(set(ports)), len(ports))
+        for port in ports:
+            self.assertFalse(low <= port <= high, f"{port} is in {low}-{high}")
+        self.assertFalse(procs.claim_port(ports[0]), "a port handed out twice")
+
     def test_oversized_body_answer_read_after_early_close(self):
         gw = fake_gateway("http://127.0.0.1:1", max_body=100)
         try:
