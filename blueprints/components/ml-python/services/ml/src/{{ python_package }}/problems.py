@@ -75,9 +75,13 @@ def describe_errors(errors: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
     return shown + (f" (and {len(errors) - limit} more)" if len(errors) > limit else "")
 
 
+def is_json(content_type: str) -> bool:
+    """Whether a Content-Type header declares JSON: application/json, any parameters."""
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
 async def require_json(request: Request) -> None:
     """A route's dependency: 415 unless the body is declared as JSON (checked before
     the body is validated). `async def`: a sync one would cost a thread hop."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.split(";", 1)[0].strip().lower() != "application/json":
+    if not is_json(request.headers.get("content-type", "")):
         raise ProblemError(415, "the body must be JSON, sent with Content-Type: application/json")
