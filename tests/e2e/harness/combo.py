@@ -93,6 +93,9 @@ class Context:
     def base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not _SERVICE_VARS.match(k)}
         env["PYTHONUNBUFFERED"] = "1"
+        # Python writes the bytecode of what it imports, once per venv: the
+        # harness does not compile its venvs ahead (pyinfra_checks.UV_SYNC).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
         env.update(pyinfra_checks.uv_env(self.cache))
         env["NO_COLOR"] = "1"

@@ -1,9 +1,12 @@
 """The Python service's toolchain and the repo's infrastructure, checked for real.
 
-- install: `uv sync --frozen --compile-bytecode` (as `make install-ml`) into a
-  venv cached by the hash of uv.lock (each combination's lock names its own
-  project, so each has its own venv), linked as services/ml/.venv so that the
-  Makefile and scripts/dev.sh find it;
+- install: `uv sync --frozen` into a venv cached by the hash of uv.lock (each
+  combination's lock names its own project, so each has its own venv), linked
+  as services/ml/.venv so that the Makefile and scripts/dev.sh find it. Unlike
+  `make install-ml` it does not compile the venv's ~3,650 files ahead (40 s a
+  combination under CI's load): the harness's processes run without
+  PYTHONDONTWRITEBYTECODE (Context.base_env), so the first one to import a
+  module writes its bytecode, and the others use it;
 - static: `scripts/dev.sh env` creates .env as a user's first `make dev` does;
   zizmor audits .github (workflow and dependabot.yml) offline: zero findings;
   shellcheck passes every script;
@@ -43,10 +46,10 @@ from .report import CheckFailed, expect
 if TYPE_CHECKING:
     from .combo import Combo
 
-# What `make install-ml` runs (the Makefile): the venv's bytecode compiled, so
-# that each ML process (services, workers, pytest's children) imports
-# scikit-learn in ~3 s, not ~9 s, where PYTHONDONTWRITEBYTECODE is set.
-UV_SYNC = ("sync", "--frozen", "--compile-bytecode")
+# `make install-ml` without `--compile-bytecode` (see the module docstring).
+# Bytecode still matters: an ML process that compiles scikit-learn, SciPy and
+# FastAPI from source imports them in ~9 s, not ~3 s.
+UV_SYNC = ("sync", "--frozen")
 
 # How long Ctrl-C may take to stop the whole stack (no request in flight).
 CTRL_C_BUDGET_S = 8.0
@@ -97,7 +100,8 @@ def install_ml(combo: Combo) -> bool:
         how = "cached venv (same uv.lock)" if reused else "new venv"
         return f"{res.secs:.0f}s, {how}"
 
-    if not combo.check(f"ml: uv {' '.join(UV_SYNC)} (uv.lock, as make install-ml)", sync):
+    what = f"ml: uv {' '.join(UV_SYNC)} (uv.lock, as make install-ml but not compiled)"
+    if not combo.check(what, sync):
         return False
 
     def importable() -> None:
