@@ -9,20 +9,25 @@ did not run). `scripts/bench` builds braid (release) and calls it.
 For each gateway x transport (default: all twelve, api-key auth, the default
 answers): `braid new`, install, train, start every service natively on
 loopback (as run.py does, one combination at a time), then
-- on the HTTP transport, first the ML service alone: `wrk` POST /v1/predict
-  at its own port (no gateway), the "bare" row; then the gateway framework's
-  hello world and the gateway's GET /healthz (what the framework costs,
-  what the gateway adds before any work);
+- on the HTTP transport, first the gateway framework's hello world and the
+  gateway's GET /healthz (what the framework costs, what the gateway adds
+  before any work); then the ML service alone (`wrk` POST /v1/predict at its
+  own port, no gateway: the "bare" row) and through the gateway, in turns,
+  --rounds times (default 3; each row sums its rounds): the ML service's
+  throughput swings by a third from one 10-second stretch to the next here,
+  so one stretch of each could put the ratio anywhere between 0.7 and 1.0;
 - the gateway's POST /v1/predict with one iris row and the API key, wrk
-  `-c32` (32 concurrent clients): predictions/s (2xx/s), p50, p99, and where
-  the cores went (gateway, ML service or workers, Redis, broker, wrk);
+  `-c32` (32 concurrent clients): predictions/s (2xx/s), p50, p99, the mean
+  requests per model call of the ML service's HTTP path ("batch",
+  ml_batch_size), and where the cores went (gateway, ML service or workers,
+  Redis, broker, wrk);
 - with streaming, 32 concurrent chat streams (`--sse-duration` s): the time
   to first token, p50 and p99;
 and at the end `braid new` against cookiecutter on an equivalent template
 (tests/e2e/bench_new.py). Then the ratios: per gateway, HTTP over Redis
 Streams and HTTP over the bare ML service, and cookiecutter over braid, each
-beside its target. Each measured row takes --duration seconds (at most 20)
-after --warmup seconds; a row compares with the rows of the same run, not
+beside its target. Each measured row (or round) takes --duration seconds (at
+most 20) after --warmup seconds; a row compares with the rows of the same run, not
 with other machines.
 
 CPUs (`--cpus split`, the default): the ML service (HTTP, or its bus
@@ -43,10 +48,12 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
 import traceback
+import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -115,9 +122,13 @@ class Bench:
             wrk(url, lua, a.warmup, a.connections, a.threads)
         services = [*c.procs.started, *([c.broker.proc] if c.broker else [])]
         meter = CpuMeter({p.name: p.pid for p in services if p.alive()})
+        before = batches(c)
         meter.start()
         res, out = wrk(url, lua, a.duration, a.connections, a.threads)
         res["cores"] = meter.stop()
+        after = batches(c)
+        if before and after and after[0] > before[0]:
+            res["batch"] = (after[1] - before[1]) / (after[0] - before[0])
         (c.root / f"wrk-{re.sub(r'[^A-Za-z0-9.-]+', '_', label)}.txt").write_text(out)
         if not res["requests"]:
             print(out, flush=True)
@@ -145,15 +156,6 @@ class Bench:
                 lua = c.root / "post.lua"  # the same request, with the credential
                 lua.write_text(f'{LUA}wrk.headers["Authorization"] = "{header}"\n')
             if transport == "http":
-                self.rows.append(
-                    (
-                        gateway,
-                        f"{name}: ML alone",
-                        self.wrk_row(
-                            f"{name} ML alone", c.ml_url + "/v1/predict", self.plain_lua, c
-                        ),
-                    )
-                )
                 port = procs.free_port()
                 cmd = hello_world(c, port)
                 if cmd is not None:
@@ -186,7 +188,23 @@ class Bench:
                         self.wrk_row(f"{gateway} GET /healthz", base + "/healthz", self.get_lua, c),
                     )
                 )
-            predict = self.wrk_row(name, base + "/v1/predict", lua, c)
+                # The ML service alone and through the gateway, in turns: a slow
+                # phase of the machine (or of the service) falls on both.
+                bare, through = [], []
+                for i in range(1, a.rounds + 1):
+                    bare.append(
+                        self.wrk_row(
+                            f"{name} ML alone, round {i}",
+                            c.ml_url + "/v1/predict",
+                            self.plain_lua,
+                            c,
+                        )
+                    )
+                    through.append(self.wrk_row(f"{name}, round {i}", base + "/v1/predict", lua, c))
+                self.rows.append((gateway, f"{name}: ML alone", combine(bare)))
+                predict = combine(through)
+            else:
+                predict = self.wrk_row(name, base + "/v1/predict", lua, c)
             if c.streaming and a.sse_duration:
                 everywhere = os.sched_getaffinity(0)
                 if self.edge is not None:  # the clients, beside the gateway
@@ -222,8 +240,9 @@ class Bench:
             f"load average {os.getloadavg()[0]:.2f}\n"
         )
         head = (
-            f"{'row':<34} {'pred/s':>8} {'p50 ms':>7} {'p99 ms':>8} {'non-2xx':>7} | cores: "
-            f"{'gateway':>7} {'ml':>5} {'workers':>7} {'redis':>5} {'broker':>6} {'wrk':>5}"
+            f"{'row':<34} {'pred/s':>8} {'p50 ms':>7} {'p99 ms':>8} {'non-2xx':>7} "
+            f"{'batch':>5} | cores: {'gateway':>7} {'ml':>5} {'workers':>7} {'redis':>5} "
+            f"{'broker':>6} {'wrk':>5}"
         )
         print(head)
         print("-" * len(head))
@@ -236,7 +255,7 @@ class Bench:
             co = r.get("cores", {})
             print(
                 f"{name:<34} {predictions_per_s(r):>8.0f} {r['p50']:>7.2f} {r['p99']:>8.2f} "
-                f"{r['non2xx']:>7} |        "
+                f"{r['non2xx']:>7} {r.get('batch', float('nan')):>5.1f} |        "
                 + " ".join(
                     f"{co.get(g, float('nan')):>{w}.2f}"
                     for g, w in (
@@ -304,6 +323,46 @@ class Bench:
         return met
 
 
+def combine(rounds: list[dict | None]) -> dict | None:
+    """The rounds of one row as one: every request over the whole time, the
+    median p50 and p99, the mean cores and requests per model call."""
+    if not rounds or any(r is None or not r["requests"] for r in rounds):
+        return None
+    got = [r for r in rounds if r is not None]
+    requests = sum(r["requests"] for r in got)
+    seconds = sum(r["requests"] / r["rps"] for r in got)
+    cores = {k: statistics.fmean(r["cores"].get(k, 0.0) for r in got) for k in got[0]["cores"]}
+    batch = [r["batch"] for r in got if "batch" in r]
+    out = {
+        "rps": requests / seconds,
+        "p50": statistics.median(r["p50"] for r in got),
+        "p99": statistics.median(r["p99"] for r in got),
+        "requests": requests,
+        "non2xx": sum(r["non2xx"] for r in got),
+        "cores": cores,
+    }
+    if batch:
+        out["batch"] = statistics.fmean(batch)
+    return out
+
+
+def batches(c: Combo) -> tuple[float, float] | None:
+    """(model calls, requests predicted in them) so far by the ML service's HTTP
+    path (ml_batch_size), or None when it has none (a bus worker answers)."""
+    url = getattr(c, "ml_url", None)
+    if not url:
+        return None
+    try:
+        with urllib.request.urlopen(url + "/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    got = dict(re.findall(r"^ml_batch_size_(count|sum) ([0-9.e+]+)$", text, re.M))
+    if len(got) != 2:
+        return None
+    return float(got["count"]), float(got["sum"])
+
+
 def braid_vs_cookiecutter(braid: Path) -> str | None:
     out = subprocess.run(
         [sys.executable, str(HERE / "bench_new.py"), "--braid", str(braid)],
@@ -341,6 +400,13 @@ def main() -> int:
     p.add_argument("--combo", action="append", help=f"one of {', '.join(names)} (repeatable)")
     p.add_argument("--duration", type=int, default=10, help="seconds per row, 1-20 (default 10)")
     p.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per row")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="HTTP transport: the ML service alone and the gateway in turns, this many "
+        "rounds of --duration each (default 3)",
+    )
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--sse-duration", type=int, default=5, help="seconds of chat streams (0: none)")
@@ -360,6 +426,8 @@ def main() -> int:
     args = p.parse_args()
     if not 1 <= args.duration <= 20 or not 0 <= args.sse_duration <= 20:
         p.error("--duration and --sse-duration: at most 20 s a row")
+    if not 1 <= args.rounds <= 5:
+        p.error("--rounds: 1 to 5")
     chosen = [ALIASES.get(c, c) for c in (args.combo or names)]
     for c in chosen:
         if c not in names:
