@@ -119,6 +119,17 @@ impl Root {
             .collect()
     }
 
+    /// A `when` of this root's blueprint.toml: compiled now, so that a broken
+    /// one fails the load; an embedded blueprint's when it is read (its tests
+    /// load it from its folder, where each is compiled).
+    fn condition(&self, text: &str) -> std::result::Result<Condition, String> {
+        if self.embedded {
+            Ok(Condition::trusted(text))
+        } else {
+            Condition::new(text)
+        }
+    }
+
     fn blueprint_names(&self) -> Vec<String> {
         self.files
             .keys()
@@ -334,7 +345,7 @@ impl Library {
             let Ok(text) = std::str::from_utf8(bytes) else { continue };
             // Parsed whole when it parses, and kept for `load`; else only
             // the flags are looked for, and `load` reports what is wrong.
-            let questions = match toml::from_str::<RawBlueprint>(text) {
+            let questions = match read_raw(bytes, text) {
                 Ok(raw) => {
                     let questions = raw
                         .questions
@@ -449,7 +460,7 @@ pub struct Blueprint {
     pub provides: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 struct RawBlueprint {
     format: Option<toml::Spanned<i64>>,
@@ -483,7 +494,7 @@ struct RawComponentManifest {
     provides: toml::Table,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 struct RawConstraint {
     check: toml::Spanned<String>,
@@ -491,7 +502,7 @@ struct RawConstraint {
     hint: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 struct RawQuestion {
     key: toml::Spanned<String>,
@@ -515,7 +526,7 @@ struct RawQuestion {
     when: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 struct RawComponent {
     #[serde(rename = "use")]
@@ -524,7 +535,7 @@ struct RawComponent {
     when: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 struct RawFileRule {
     glob: toml::Spanned<String>,
@@ -560,7 +571,7 @@ impl Blueprint {
             .remove(name);
         let raw: RawBlueprint = match cached {
             Some(raw) => raw,
-            None => toml::from_str(text).map_err(|e| {
+            None => read_raw(&root.files[&manifest].bytes, text).map_err(|e| {
                 let line = e.span().map_or(1, |s| line_of(text, s.start));
                 Error::blueprint(name, format!("{file_label}:{line}: {}", e.message()))
             })?,
@@ -591,20 +602,27 @@ impl Blueprint {
         let mut questions: Vec<Question> = Vec::new();
         for q in raw.questions {
             let span = q.key.span();
-            let question = parse_question(q, &questions).map_err(|msg| at(span, msg))?;
+            let question = parse_question(root, q, &questions).map_err(|msg| at(span, msg))?;
             questions.push(question);
         }
 
-        // In parallel (`par`): a blueprint has a hundred components, each a
-        // manifest to parse and conditions to compile.
-        let components = crate::par::try_map(&raw.components, |c| parse_component(library, root, name, c, &at))?;
+        // A user's blueprint in parallel (`par`): a hundred components, each
+        // a manifest to parse and conditions to compile. An embedded one's
+        // manifests were parsed by build.rs and its conditions are compiled
+        // when read: what is left costs less than starting a thread.
+        let parse = |c: &RawComponent| parse_component(library, root, name, c, &at);
+        let components = if root.embedded {
+            raw.components.iter().map(parse).collect::<Result<Vec<_>>>()?
+        } else {
+            crate::par::try_map(&raw.components, parse)?
+        };
 
         let rules = raw
             .files
             .into_iter()
             .map(|r| {
                 let span = r.glob.span();
-                parse_rule(&r).map_err(|e| at(span, e))
+                parse_rule(&r, |w| root.condition(w)).map_err(|e| at(span, e))
             })
             .collect::<Result<Vec<_>>>()?;
 
@@ -741,7 +759,7 @@ fn parse_component(
     c: &RawComponent,
     at: &(dyn Fn(std::ops::Range<usize>, String) -> Error + Sync),
 ) -> Result<Component> {
-    let when = c.when.as_deref().map(Condition::new).transpose().map_err(|e| {
+    let when = c.when.as_deref().map(|w| root.condition(w)).transpose().map_err(|e| {
         Error::blueprint(
             name,
             format!(
@@ -816,7 +834,7 @@ fn is_name(s: &str, sep: char) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == sep)
 }
 
-fn parse_question(q: RawQuestion, earlier: &[Question]) -> std::result::Result<Question, String> {
+fn parse_question(root: &Root, q: RawQuestion, earlier: &[Question]) -> std::result::Result<Question, String> {
     let key = q.key.into_inner();
     if !is_name(&key, '_') {
         return Err(format!("question key `{}` must match [a-z][a-z0-9_]*", one_line(&key)));
@@ -843,7 +861,7 @@ fn parse_question(q: RawQuestion, earlier: &[Question]) -> std::result::Result<Q
     let when = q
         .when
         .as_deref()
-        .map(Condition::new)
+        .map(|w| root.condition(w))
         .transpose()
         .map_err(|e| format!("question `{key}`: bad `when`: {e}"))?;
     let names = q
@@ -907,12 +925,16 @@ fn parse_question(q: RawQuestion, earlier: &[Question]) -> std::result::Result<Q
     Ok(question)
 }
 
-fn parse_rule(r: &RawFileRule) -> std::result::Result<FileRule, String> {
+/// A `[[file]]` rule, its `when` read by `condition` (`Root::condition`).
+fn parse_rule(
+    r: &RawFileRule,
+    condition: impl Fn(&str) -> std::result::Result<Condition, String>,
+) -> std::result::Result<FileRule, String> {
     let glob = globset::Glob::new(r.glob.get_ref()).map_err(|e| format!("bad glob `{}`: {e}", r.glob.get_ref()))?;
     let when = r
         .when
         .as_deref()
-        .map(Condition::new)
+        .map(condition)
         .transpose()
         .map_err(|e| format!("[[file]] `{}`: bad `when`: {e}", r.glob.get_ref()))?;
     if r.ownership.is_none() && when.is_none() {
@@ -932,6 +954,9 @@ fn parse_rule(r: &RawFileRule) -> std::result::Result<FileRule, String> {
 type ComponentManifest = (Vec<FileRule>, Vec<(String, Vec<String>)>);
 
 fn parse_component_manifest(bytes: &[u8]) -> std::result::Result<ComponentManifest, String> {
+    if let Some(parsed) = preparsed_manifest(bytes) {
+        return Ok(parsed);
+    }
     let text = std::str::from_utf8(bytes).map_err(|_| " not UTF-8".to_string())?;
     let raw: RawComponentManifest = toml::from_str(text).map_err(|e| {
         let line = e.span().map_or(1, |s| line_of(text, s.start));
@@ -942,7 +967,7 @@ fn parse_component_manifest(bytes: &[u8]) -> std::result::Result<ComponentManife
         .into_iter()
         .map(|r| {
             let line = line_of(text, r.glob.span().start);
-            parse_rule(&r).map_err(|e| format!("{line}: {e}"))
+            parse_rule(&r, Condition::new).map_err(|e| format!("{line}: {e}"))
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let mut provides = Vec::new();
@@ -961,6 +986,39 @@ fn parse_component_manifest(bytes: &[u8]) -> std::result::Result<ComponentManife
         provides.push((key, items));
     }
     Ok((rules, provides))
+}
+
+/// A blueprint.toml (`bytes`, as `text`) read: an embedded one from the JSON
+/// build.rs made of it (no TOML to parse), any other from its TOML.
+fn read_raw(bytes: &[u8], text: &str) -> std::result::Result<RawBlueprint, toml::de::Error> {
+    match preparsed_blueprint(bytes) {
+        Some(raw) => Ok(raw),
+        None => toml::from_str(text),
+    }
+}
+
+/// The JSON copy of an embedded blueprint.toml, read; `None` for other bytes
+/// (compared by address, as in `preparsed_manifest`), and should the copy no
+/// longer fit `RawBlueprint` (a test says so): the TOML is parsed then.
+fn preparsed_blueprint(bytes: &[u8]) -> Option<RawBlueprint> {
+    let (_, json) = embedded::BLUEPRINTS
+        .iter()
+        .find(|(index, _)| std::ptr::eq(embedded::FILES[*index].2, bytes))?;
+    serde_json::from_str(json).ok()
+}
+
+/// The manifest as build.rs parsed it, when `bytes` are those of an embedded
+/// `component.toml` it could parse (compared by address: the very bytes
+/// embedded, never a file read from a user's folder).
+fn preparsed_manifest(bytes: &[u8]) -> Option<ComponentManifest> {
+    let (_, provides) = embedded::MANIFESTS
+        .iter()
+        .find(|(index, _)| std::ptr::eq(embedded::FILES[*index].2, bytes))?;
+    let provides = provides
+        .iter()
+        .map(|(name, items)| ((*name).to_string(), items.iter().map(|i| (*i).to_string()).collect()))
+        .collect();
+    Some((Vec::new(), provides))
 }
 
 /// A component's or a file rule's `when` reads answers and derived names;
@@ -1073,6 +1131,50 @@ mod tests {
         );
         let raw: RawConstraint = toml::from_str(&text).unwrap();
         parse_constraint(raw, &demo().questions).map_err(|(_, msg)| msg)
+    }
+
+    /// build.rs reads each embedded blueprint.toml as the TOML parse does,
+    /// spans included.
+    #[test]
+    fn preparsed_blueprints_are_what_the_toml_parse_reads() {
+        let manifests = embedded::FILES
+            .iter()
+            .filter(|(start, end, ..)| {
+                let path = &embedded::PATHS[*start..*end];
+                path.ends_with("/blueprint.toml") && path.matches('/').count() == 1
+            })
+            .count();
+        assert_eq!(
+            embedded::BLUEPRINTS.len(),
+            manifests,
+            "every embedded blueprint.toml has its JSON"
+        );
+        for &(index, _) in embedded::BLUEPRINTS {
+            let (start, end, bytes, _) = embedded::FILES[index];
+            let path = &embedded::PATHS[start..end];
+            let preparsed = preparsed_blueprint(bytes).unwrap_or_else(|| panic!("{path}: its JSON does not read"));
+            let copy = bytes.to_vec();
+            assert!(preparsed_blueprint(&copy).is_none());
+            let parsed: RawBlueprint = toml::from_str(std::str::from_utf8(bytes).unwrap()).unwrap();
+            assert_eq!(format!("{preparsed:#?}"), format!("{parsed:#?}"), "{path}");
+        }
+    }
+
+    /// build.rs reads the embedded manifests as the runtime parse does.
+    #[test]
+    fn preparsed_manifests_are_what_the_runtime_parse_reads() {
+        assert!(!embedded::MANIFESTS.is_empty());
+        for &(index, _) in embedded::MANIFESTS {
+            let (start, end, bytes, _) = embedded::FILES[index];
+            let path = &embedded::PATHS[start..end];
+            let preparsed = preparsed_manifest(bytes).expect("found by address");
+            // A copy of the bytes is not the embedded file: parsed at run time.
+            let copy = bytes.to_vec();
+            assert!(preparsed_manifest(&copy).is_none());
+            let parsed = parse_component_manifest(&copy).unwrap_or_else(|e| panic!("{path}:{e}"));
+            assert!(parsed.0.is_empty(), "{path}");
+            assert_eq!(preparsed.1, parsed.1, "{path}");
+        }
     }
 
     #[test]

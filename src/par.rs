@@ -10,11 +10,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The threads to use for `jobs` jobs: one per core (at most 8), never more
 /// threads than jobs. `BRAID_THREADS` overrides the core count (1: no thread).
 fn threads(jobs: usize) -> usize {
-    let cores = std::env::var("BRAID_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&n| n >= 1)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)));
+    // Read once per process: `available_parallelism` reads the cgroup's CPU
+    // quota from /proc and /sys (five files) on every call, which cost more
+    // than some of the `par` calls it sized.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| {
+        std::env::var("BRAID_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n >= 1)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)))
+    });
     cores.min(jobs).max(1)
 }
 

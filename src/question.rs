@@ -116,11 +116,16 @@ pub struct Question {
     pub when: Option<Condition>,
 }
 
-/// A minijinja expression over the answers, compiled once.
+/// A minijinja expression over the answers.
+///
+/// It is compiled where it is read, not kept compiled: minijinja sizes the
+/// buffers of a compiled expression for a whole template (some 11 KB), a
+/// blueprint has a hundred conditions (one per component), and a render
+/// reads each once. Kept, they cost `braid new` more in page faults than
+/// compiling them again would.
 #[derive(Clone)]
 pub struct Condition {
     pub text: String,
-    expr: std::sync::Arc<minijinja::Expression<'static, 'static>>,
 }
 
 impl fmt::Display for Condition {
@@ -148,30 +153,39 @@ fn condition_env() -> &'static minijinja::Environment<'static> {
 }
 
 impl Condition {
+    /// A condition whose text compiles; the error says why it does not.
     pub fn new(text: &str) -> Result<Self, String> {
-        let expr = condition_env()
-            .compile_expression_owned(text.to_string())
-            .map_err(|e| e.to_string())?;
-        Ok(Condition {
-            text: text.to_string(),
-            expr: std::sync::Arc::new(expr),
-        })
+        compile(text)?;
+        Ok(Condition::trusted(text))
+    }
+
+    /// A condition not compiled until it is read: one of an embedded
+    /// blueprint, whose every condition its tests compile.
+    pub(crate) fn trusted(text: &str) -> Self {
+        Condition { text: text.to_string() }
     }
 
     /// The question keys (or other names) the expression reads.
     pub fn names(&self) -> std::collections::HashSet<String> {
-        self.expr.undeclared_variables(false)
+        compile(&self.text)
+            .map(|expr| expr.undeclared_variables(false))
+            .unwrap_or_default()
     }
 
     /// True when the expression holds over `ctx` (a map of names to values;
     /// pass a [`minijinja::Value`] built once to evaluate many conditions
     /// without converting the map each time).
     pub fn eval(&self, ctx: impl serde::Serialize) -> Result<bool, String> {
-        self.expr
-            .eval(ctx)
-            .map(|v| v.is_true())
+        compile(&self.text)
+            .and_then(|expr| expr.eval(ctx).map(|v| v.is_true()).map_err(|e| e.to_string()))
             .map_err(|e| format!("`{}`: {e}", self.text))
     }
+}
+
+fn compile(text: &str) -> Result<minijinja::Expression<'static, 'static>, String> {
+    condition_env()
+        .compile_expression_owned(text.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// Naming rules of an ecosystem a value becomes a name in.

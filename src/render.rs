@@ -88,18 +88,19 @@ fn active<'b>(blueprint: &'b Blueprint, ctx: &BTreeMap<String, minijinja::Value>
     Ok(out)
 }
 
-/// Every file the answers select, with its rendered path: the active
-/// components' files whose `[[file]]` rules (the blueprint's and the
-/// component's own) all hold.
+/// Every file the answers select, with its rendered path: the files of the
+/// active components (`active`) whose `[[file]]` rules (the blueprint's and
+/// the component's own) all hold.
 fn layout<'b>(
     blueprint: &'b Blueprint,
+    components: &[&'b Component],
     env: &Environment<'_>,
     ctx: &BTreeMap<String, minijinja::Value>,
 ) -> Result<Vec<Placed<'b>>> {
     let bp_err = |msg: String| Error::blueprint(&blueprint.name, msg);
     let value = as_value(ctx);
     let mut out = Vec::new();
-    for c in active(blueprint, ctx)? {
+    for &c in components {
         'files: for src in c.files.keys() {
             let Some(path) = render_path(env, src, ctx).map_err(|e| bp_err(format!("{}/{src}: {e}", c.label)))? else {
                 continue;
@@ -147,6 +148,13 @@ fn provides(
                 ));
             };
             for item in items {
+                // Most provided texts hold no tag: minijinja would hand them
+                // back as they are (no trailing newline is trimmed), after
+                // compiling each into a template of its own.
+                if !has_tags(item) {
+                    slot.push(item.clone());
+                    continue;
+                }
                 let text = env.render_str(item, &value).map_err(|e| {
                     Error::blueprint(
                         &blueprint.name,
@@ -195,7 +203,7 @@ pub fn render(blueprint: &Blueprint, answers: &Answers) -> Result<FileSet> {
     let ctx_value = as_value(&ctx);
     // Templates render in parallel (`par`): each is compiled and rendered on
     // its own; the files are then gathered in layout order.
-    let placed = layout(blueprint, &env, &ctx)?;
+    let placed = layout(blueprint, &components, &env, &ctx)?;
     let mut origin: BTreeMap<&str, &str> = BTreeMap::new();
     for p in &placed {
         if let Some(first) = origin.insert(&p.path, &p.component.label) {
@@ -216,10 +224,7 @@ pub fn render(blueprint: &Blueprint, answers: &Answers) -> Result<FileSet> {
         };
         // Compiled here, not through the loader: the loader compiles under a
         // lock, one template at a time. `{% include %}` still goes through it.
-        let text = env
-            .template_from_named_str(&name, source)
-            .and_then(|t| t.render(&ctx_value))
-            .map_err(|e| bp_err(template_error(&e, &ctx)))?;
+        let text = render_template(&env, &name, source, &ctx_value).map_err(|e| bp_err(template_error(&e, &ctx)))?;
         Ok(if text.contains('\r') {
             text.replace("\r\n", "\n").into_bytes()
         } else {
@@ -260,7 +265,7 @@ pub fn lines(blueprint: &Blueprint, answers: &Answers, what: &str, templates: &[
 pub fn paths(blueprint: &Blueprint, answers: &Answers) -> Result<BTreeMap<String, String>> {
     let env = environment();
     let ctx = context(blueprint, answers)?;
-    Ok(layout(blueprint, &env, &ctx)?
+    Ok(layout(blueprint, &active(blueprint, &ctx)?, &env, &ctx)?
         .into_iter()
         .map(|p| (format!("{}/{}", p.component.label, p.src), p.path))
         .collect())
@@ -284,6 +289,76 @@ fn render_path(
         return Ok(None);
     }
     Ok(Some(rendered))
+}
+
+/// Compiles and renders one template, its plain tail aside (`split_tail`).
+fn render_template(
+    env: &Environment<'_>,
+    name: &str,
+    source: &str,
+    ctx: &minijinja::Value,
+) -> Result<String, minijinja::Error> {
+    let (head, tail) = split_tail(source);
+    // A head that does not compile is a template that does not: the whole
+    // is compiled for minijinja's own error.
+    let (template, tail) = match env.template_from_named_str(name, head) {
+        Ok(template) => (template, tail),
+        Err(_) => (env.template_from_named_str(name, source)?, ""),
+    };
+    let mut text = template.render(ctx)?;
+    text.push_str(tail);
+    Ok(text)
+}
+
+/// A template as the part to compile and the plain text after its last tag,
+/// which renders as it is. Lock files are templates for a name near their
+/// top, and minijinja's lexer steps through every character of a template's
+/// text (a third of `braid new`'s template time went to one `uv.lock`).
+///
+/// The tail is split off only when nothing can tell: it opens no tag, the
+/// last text that closes one (`}}`, `%}`, `#}`) does not trim what follows
+/// (`-}}`), no `extends` could drop text outside blocks, and the head ends a
+/// line, so that an error quotes the same lines. The environment keeps the
+/// trailing newline (`environment`), as the tail does.
+fn split_tail(source: &str) -> (&str, &str) {
+    let whole = (source, "");
+    // The last `}}`, `%}` or `#}`, found from its `}` (a search for a
+    // `char` is a `memrchr`; one for a `&str` steps back a byte at a time).
+    let mut end = source.len();
+    let close = loop {
+        let Some(brace) = source[..end].rfind('}') else {
+            return whole;
+        };
+        if brace > 0 && matches!(source.as_bytes()[brace - 1], b'}' | b'%' | b'#') {
+            break brace - 1;
+        }
+        end = brace;
+    };
+    if source[..close].ends_with('-') || source.contains("extends") {
+        return whole;
+    }
+    let Some(end_of_line) = source[close..].find('\n') else {
+        return whole;
+    };
+    let (head, tail) = source.split_at(close + end_of_line + 1);
+    if has_tags(tail) {
+        return whole;
+    }
+    (head, tail)
+}
+
+/// Does `text` open a tag, an expression or a comment? Without one, a
+/// template is its own rendering.
+fn has_tags(text: &str) -> bool {
+    // One pass from `{` to `{` (`memchr`), not one search per opener.
+    let mut from = 0;
+    while let Some(brace) = text[from..].find('{') {
+        from += brace + 1;
+        if matches!(text.as_bytes().get(from), Some(b'{' | b'%' | b'#')) {
+            return true;
+        }
+    }
+    false
 }
 
 /// A rendered path must stay inside the target and off braid's own files
@@ -531,6 +606,95 @@ mod tests {
             "{msg}"
         );
         assert!(!msg.contains("(in "), "{msg}");
+    }
+
+    /// A template renders as it would whole when its plain tail is split
+    /// off, and fails with the same message.
+    #[test]
+    fn a_template_renders_the_same_with_its_tail_split_off() {
+        let mut env = environment();
+        env.add_template("base.j2", "[{% block b %}{% endblock %}]").unwrap();
+        let map = BTreeMap::from([("x".to_string(), "v".into()), ("y".to_string(), "w".into())]);
+        let ctx = as_value(&map);
+        let tail = "\n  plain } text }\n\n  with { braces\n";
+        let cases = [
+            "{{ x }}\nrest\n",
+            "a {{ x }} b\nc\nd",
+            "{{ x -}}\n   \n  trimmed\n",
+            "{{ x -}}\n}} not a tag\n  more\n",
+            "{% if x %}yes{% endif %}\n",
+            "{% for i in [1, 2] %}{{ i }}{% endfor %} same line\n",
+            "{# note #}\n",
+            "{% raw %}{{ kept }}{% endraw %}\n",
+            "{{ \"}}\" }}\n",
+            "{% set s %}\nbody\n{% endset %}{{ s }}\n",
+            "{% macro m() %}M{% endmacro %}{{ m() }}\n",
+            "{{ y }} {{ x\n",
+            "{% if x %}\nopen\n",
+            "{{ x }}\n{{ y\n",
+            "{{ missing }}\n",
+            "{{ x | nofilter }}\nline\n",
+            "{% extends 'base.j2' %}{% block b %}{{ x }}{% endblock %}\n",
+            "no tags at all\n",
+            "",
+        ];
+        for case in cases {
+            for source in [case.to_string(), format!("{case}{tail}"), format!("{case}x }}}}{tail}")] {
+                let whole = env
+                    .template_from_named_str("t.j2", &source)
+                    .and_then(|t| t.render(&ctx));
+                let split = render_template(&env, "t.j2", &source, &ctx);
+                match (whole, split) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{source:?}"),
+                    (Err(a), Err(b)) => {
+                        assert_eq!(a.to_string(), b.to_string(), "{source:?}");
+                        assert_eq!((a.line(), a.range()), (b.line(), b.range()), "{source:?}");
+                        assert_eq!(template_error(&a, &map), template_error(&b, &map), "{source:?}");
+                    }
+                    (a, b) => panic!("{source:?}: {a:?} against {b:?}"),
+                }
+            }
+        }
+        assert_eq!(split_tail("{{ x }}}\nrest }\n"), ("{{ x }}}\n", "rest }\n"));
+        assert_eq!(
+            split_tail("a}\n{% if x %}b{% endif %} }\n} {\n"),
+            ("a}\n{% if x %}b{% endif %} }\n", "} {\n")
+        );
+        assert_eq!(split_tail("{# c #}"), ("{# c #}", ""));
+        assert_eq!(split_tail("}"), ("}", ""));
+        let lock = format!("name = \"{{{{ x }}}}\"\n{}", "[[package]]\nname = \"a\"\n".repeat(50));
+        let (head, tail) = split_tail(&lock);
+        assert_eq!(head, "name = \"{{ x }}\"\n");
+        assert_eq!(tail.len(), lock.len() - head.len());
+    }
+
+    /// The shortcut of `provides`: a text without a tag renders as itself.
+    #[test]
+    fn a_text_without_tags_is_its_own_rendering() {
+        let env = environment();
+        let ctx = BTreeMap::from([("x".to_string(), minijinja::Value::from("v"))]);
+        for text in [
+            "",
+            "a",
+            "a\n",
+            "a\n\n",
+            " \n\t",
+            "\r\n",
+            "{ x }",
+            "}}",
+            "%}",
+            "#}",
+            "-}}",
+            "{-",
+            "{\n{",
+            "$x {x}} {",
+        ] {
+            assert!(!has_tags(text), "{text:?}");
+            assert_eq!(env.render_str(text, &ctx).unwrap(), text);
+        }
+        for text in ["{{ x }}", "{% if x %}{% endif %}", "{# c #}", "a{{x}}"] {
+            assert!(has_tags(text), "{text:?}");
+        }
     }
 
     #[test]

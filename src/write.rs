@@ -22,7 +22,7 @@ use crate::{
     fsx::{self, Found, Lock, Repo, LOCK_WAIT},
     journal::{self, Txn, Write},
     render::{FileSet, CONFIG_FILE},
-    state::{State, STATE_DIR, STATE_FILE},
+    state::{FileRecord, State, STATE_DIR, STATE_FILE},
 };
 
 const STAGING_PREFIX: &str = ".braid-new-";
@@ -107,7 +107,11 @@ pub fn check_target(dir: &Path, force: bool) -> Result<Target> {
 }
 
 /// Writes a new project into `dir` (missing or empty, or any folder with `force`).
-pub fn write_new(dir: &Path, files: &FileSet, config: &str, state: &mut State, force: bool) -> Result<Outcome> {
+///
+/// `state` is the project's state but for its file records: the state
+/// written records each file written (a copy of every file in the state
+/// before it was written cost more than encoding them).
+pub fn write_new(dir: &Path, files: &FileSet, config: &str, state: &State, force: bool) -> Result<Outcome> {
     match check_target(dir, force)? {
         Target::Finished => Err(Error::target(
             format!("{} already holds a braid project ({CONFIG_FILE})", dir.display()),
@@ -184,27 +188,20 @@ fn write_fresh(dir: &Path, files: &FileSet, config: &str, state: &State) -> Resu
         let dir = root.join(parent);
         fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    // The state (a copy of every file, as JSON) is encoded into its file
-    // while the files are written, and the files are written in parallel
-    // (`par`).
-    std::thread::scope(|s| -> Result<()> {
-        let state_file = s.spawn(|| {
-            put_with(&root.join(STATE_FILE), false, |f| {
-                use std::io::Write as _;
-                let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
-                state.write_json(&mut w)?;
-                w.flush()
-            })
-        });
-        let entries: Vec<_> = files.iter().collect();
-        crate::par::try_map(&entries, |(path, file)| {
-            put(&root.join(path), &file.bytes, file.executable)
-        })?;
-        put(&root.join(CONFIG_FILE), config.as_bytes(), false)?;
-        state_file
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })?;
+    // The files and the state (a copy of every file, as JSON) are written in
+    // parallel (`par`), the state first: the longest job, it keeps one
+    // thread busy while the other writes files (no thread of its own).
+    let jobs: Vec<Job<'_>> = std::iter::once(Job::State)
+        .chain(files.iter().map(|(path, f)| Job::File(path, &f.bytes, f.executable)))
+        .chain([Job::File(CONFIG_FILE, config.as_bytes(), false)])
+        .collect();
+    let mut written = crate::par::map(&jobs, |job| match job {
+        Job::State => put_with(&root.join(STATE_FILE), false, |f| state.write_json_recording(files, f)),
+        Job::File(path, bytes, executable) => put(&root.join(path), bytes, *executable),
+    });
+    // A file that could not be written is told before the state.
+    let state_written = written.remove(0);
+    written.into_iter().chain([state_written]).collect::<Result<()>>()?;
     let staged = staging.keep();
     fs::rename(&staged, dir).with_context(|| {
         let _ = fs::remove_dir_all(&staged);
@@ -216,12 +213,20 @@ fn write_fresh(dir: &Path, files: &FileSet, config: &str, state: &State) -> Resu
     })
 }
 
+/// A file for `write_fresh` to write: the state, or (path, bytes, executable).
+enum Job<'a> {
+    State,
+    File(&'a str, &'a [u8], bool),
+}
+
 /// Fills an existing folder: what is there is never touched.
-fn write_in_place(dir: &Path, files: &FileSet, config: &str, state: &mut State) -> Result<Outcome> {
+fn write_in_place(dir: &Path, files: &FileSet, config: &str, state: &State) -> Result<Outcome> {
     let repo = Repo::open(dir)?;
     let _lock = Lock::acquire(repo.root(), LOCK_WAIT)?;
     let mut outcome = Outcome::default();
     let mut txn = Txn::default();
+    // The state records only what braid writes.
+    let mut state = state.clone();
     for (path, file) in files {
         // Anything in the way (a file, a folder, a link, a link above it) is kept.
         let free = repo.read(path)? == Found::Missing && repo.missing_dirs(parent(path)).is_ok();
@@ -235,6 +240,10 @@ fn write_in_place(dir: &Path, files: &FileSet, config: &str, state: &mut State) 
             mode: fsx::default_mode(file.executable),
             expect: None,
         });
+        state.files.insert(
+            path.clone(),
+            FileRecord::new(&file.bytes, file.ownership, file.executable),
+        );
         outcome.created.push(path.clone());
     }
     txn.writes.push(Write {
@@ -243,9 +252,7 @@ fn write_in_place(dir: &Path, files: &FileSet, config: &str, state: &mut State) 
         mode: fsx::default_mode(false),
         expect: None,
     });
-    // The state records only what braid wrote.
-    state.files.retain(|path, _| !outcome.kept.contains(path));
-    let finished = journal::commit(&repo, "new", &txn, state, None)?;
+    let finished = journal::commit(&repo, "new", &txn, &state, None)?;
     outcome.created.retain(|p| !finished.skipped.contains(p));
     outcome.kept.extend(finished.skipped);
     Ok(outcome)

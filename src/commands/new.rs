@@ -112,12 +112,13 @@ pub fn new_with(
         }
     }
 
-    let mut state = new_state(&blueprint, &answers, &files);
+    // No file records: `write_new` records the files as it writes them.
+    let state = new_state(&blueprint, &answers, &FileSet::new());
     let outcome = write::write_new(
         &dir,
         &files,
         &config::render(&blueprint.name, &answers),
-        &mut state,
+        &state,
         opts.force,
     )?;
     for path in &outcome.kept {
