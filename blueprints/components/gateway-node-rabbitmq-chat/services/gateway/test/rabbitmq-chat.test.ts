@@ -84,7 +84,7 @@ async function setup(t: TestContext, { bufferEvents = 16, upstreamTimeoutMs = 20
     },
     // Whether the gateway published the request's cancel (an empty message
     // with its correlation id) within `ms`.
-    async cancelled(request: Message, ms = 1000): Promise<boolean> {
+    async cancelled(request: Message, ms = 5000): Promise<boolean> {
       const key = `${String(request.properties.correlationId)}:0`
       const until = Date.now() + ms
       while (!cancelled.has(key) && Date.now() < until) await sleep(10)
