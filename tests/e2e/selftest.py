@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from fakes.fake_services import fake_gateway, fake_ml  # noqa: E402
-from harness import chat, contract, k8s_checks, procs, streams  # noqa: E402
+from harness import chat, contract, k8s_checks, procs, ratelimit, streams  # noqa: E402
 from harness.combo import Combo  # noqa: E402
 from harness.httpc import Resp, request  # noqa: E402
 from harness.redisc import start_redis  # noqa: E402
@@ -186,6 +186,19 @@ class Reporting(unittest.TestCase):
         self.assertTrue(any(line.startswith("lint") and "!" in line for line in table))
         self.assertTrue(
             any(line.startswith("install") and line.rstrip().endswith("s") for line in table)
+        )
+
+    def test_the_slowest_checks_are_listed_slowest_first(self):
+        out = io.StringIO()
+        rep = Reporter(out=out)
+        rep.check("quick", lambda: None)
+        rep.check("slow", lambda: time.sleep(0.05))
+        rep.check("slow and failed", lambda: time.sleep(0.1) or 1 / 0)
+        rep.summary(1.0)
+        text = out.getvalue()
+        listed = text[text.index("slowest checks (of 3)") :].splitlines()[1:4]
+        self.assertEqual(
+            [x.split("s  ", 1)[1] for x in listed], ["slow and failed", "slow", "quick"]
         )
 
     def test_redis_skip_detection(self):
@@ -596,6 +609,17 @@ class Matrix(unittest.TestCase):
         self.assertFalse(together, [c.name for c in ordered])
         self.assertEqual(ordered[0].transport, "kafka")  # the slowest first
 
+    def test_the_first_two_prepared_are_not_both_go(self):
+        # Two Go gateways prepared side by side on a fresh machine both compiled the
+        # same modules into a cold build cache (go build 60 s, go test -race 185 s each,
+        # against ~50 s once the cache is warm); one Go and one Node.js fill both caches.
+        import run
+        from harness.combo import COMBOS
+
+        ctx = type("Ctx", (), {"rep": quiet(), "work": Path(tempfile.gettempdir())})()
+        ordered = run.prep_order([Combo(ctx, *c) for c in COMBOS])
+        self.assertNotEqual(ordered[0].gateway, ordered[1].gateway, [c.name for c in ordered])
+
     def test_the_schedule_never_runs_two_runtime_phases_at_once(self):
         import threading
 
@@ -632,10 +656,21 @@ class Matrix(unittest.TestCase):
             def close(self):
                 pass
 
+        class FakeStaticAll(run.StaticMatrix):
+            def __init__(self):
+                self.name = "static-all"
+
+            def run_all(self):
+                with lock:
+                    log.append(("prepare", self.name))
+
         fakes = [Fake(n, s) for n, s in (("a", 0.05), ("b", 0.01), ("broken", 0.01), ("c", 0.03))]
-        run.Schedule(fakes, None, 2).run()
+        run.Schedule(fakes, FakeStaticAll(), 2).run()
         self.assertEqual(seen, {"tasks": 2, "exercising": 1})
-        self.assertEqual(sorted(n for k, n in log if k == "prepare"), ["a", "b", "broken", "c"])
+        prepared = [n for k, n in log if k == "prepare"]
+        # static-all (no runtime phases) last: it fills the slot the last runtime phases leave
+        self.assertEqual(prepared[-1], "static-all")
+        self.assertEqual(sorted(prepared), ["a", "b", "broken", "c", "static-all"])
         # prepared before exercised; a combination that failed to prepare is not exercised
         self.assertEqual(sorted(n for k, n in log if k == "exercise"), ["a", "b", "c"])
         for name in "abc":
@@ -961,6 +996,73 @@ class ScaleOut(unittest.TestCase):
         detail = [line for line in lines if line.startswith("go-kafka ") and "|" in line]
         self.assertEqual(detail[1].split()[:4], ["go-kafka", "2", "1620", "1800"])
         self.assertIn("did not run", text)
+
+
+class RateLimitBurst(unittest.TestCase):
+    """ratelimit.burst_remaining_problem: the r= of a burst's answers."""
+
+    def test_a_refill_during_a_slow_burst_is_not_a_failure(self):
+        # go-kafka-none on CI: the fifth answer came 1.2 s after the first send
+        problem = ratelimit.burst_remaining_problem([4, 3, 2, 1, 1], [0.3, 0.6, 0.8, 1.0, 1.2])
+        self.assertIsNone(problem)
+
+    def test_a_fast_burst_counts_down_to_zero(self):
+        self.assertIsNone(ratelimit.burst_remaining_problem([4, 3, 2, 1, 0], [0.01] * 5))
+        problem = ratelimit.burst_remaining_problem([4, 3, 2, 1, 1], [0.1, 0.2, 0.3, 0.4, 0.5])
+        self.assertIn("want ['4', '3', '2', '1', '0']", problem or "")
+
+    def test_a_remaining_below_the_count_is_a_failure_however_slow(self):
+        problem = ratelimit.burst_remaining_problem([4, 2], [5.0, 6.0])
+        self.assertIn("r= of the burst: [4, 2]", problem or "")
+
+
+class BenchReport(unittest.TestCase):
+    """scripts/bench: gateway / ML alone is the median of the rounds' ratios."""
+
+    @staticmethod
+    def row(rps: float) -> dict:
+        return {"rps": rps, "requests": int(rps * 10), "non2xx": 0, "p50": 1.0, "p99": 2.0,
+                "cores": {}}  # fmt: skip
+
+    def report(self, bare: list[float], through: list[float]) -> str:
+        import argparse
+        import contextlib
+
+        import bench
+
+        b = bench.Bench.__new__(bench.Bench)
+        b.args = argparse.Namespace(threads=2, connections=32, duration=10, warmup=2)
+        b.edge, b.sse = None, []
+        alone, gw = [self.row(r) for r in bare], [self.row(r) for r in through]
+        b.paired = {"go": bench.round_ratios(alone, gw)}
+        b.rows = [
+            ("go", "go-http: ML alone", bench.combine(alone)),
+            ("go", "go-http", bench.combine(gw)),
+        ]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            b.report(None)
+        return out.getvalue()
+
+    def test_one_slow_stretch_moves_one_rounds_ratio_not_the_result(self):
+        # round 4: the machine slowed down while the gateway ran
+        text = self.report([3000, 3100, 2900, 3050, 3000], [2550, 2640, 2470, 1500, 2580])
+        line = next(x for x in text.splitlines() if "through the gateway / ML alone" in x)
+        self.assertEqual(line.split()[-4:], ["0.85", "(>=", "0.80:", "met)"])
+        self.assertIn("round by round: 0.85 0.85 0.85 0.49 0.86", text)
+        self.assertIn("the rows' sums: 0.78", text)
+
+    def test_a_round_that_did_not_run_leaves_no_ratio(self):
+        import bench
+
+        self.assertIsNone(bench.round_ratios([self.row(3000), None], [self.row(2500)] * 2))
+        self.assertEqual(bench.round_ratios([self.row(2000)], [self.row(1500)]), [0.75])
+
+    def test_a_gateway_below_its_target_in_most_rounds_is_not_met(self):
+        text = self.report([3000, 3000, 3000], [2700, 2100, 2200])
+        line = next(x for x in text.splitlines() if "through the gateway / ML alone" in x)
+        self.assertIn("0.73", line)
+        self.assertIn("NOT met", line)
 
 
 if __name__ == "__main__":

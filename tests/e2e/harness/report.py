@@ -36,6 +36,8 @@ class Reporter:
         self.failures: list[tuple[str, str]] = []
         # combo -> list of (phase, seconds, ok)
         self.timings: dict[str, list[tuple[str, float, bool]]] = {}
+        # (seconds, name) of every check, for the slowest ones in the summary
+        self.check_secs: list[tuple[float, str]] = []
         self._lock = threading.Lock()
 
     def _print(self, text: str) -> None:
@@ -66,6 +68,7 @@ class Reporter:
 
         fn may return a short string shown on the PASS line.
         """
+        start = time.monotonic()
         try:
             detail = fn(*args, **kwargs)
         except CheckFailed as e:
@@ -76,6 +79,9 @@ class Reporter:
         except Exception:  # noqa: BLE001 - the harness reports, never crashes
             self.fail(name, "harness error:\n" + traceback.format_exc())
             return False
+        finally:
+            with self._lock:
+                self.check_secs.append((time.monotonic() - start, name))
         self.ok(name, detail if isinstance(detail, str) else "")
         return True
 
@@ -108,6 +114,8 @@ class Reporter:
         "shutdown",
         "make-dev",
     ]
+
+    SLOWEST = 30  # checks listed by time in the summary: where CI's minutes go
 
     def timing_table(self) -> str:
         phases: list[str] = [
@@ -154,6 +162,11 @@ class Reporter:
             self._print(self.timing_table())
         if wall is not None:
             self._print(f"wall time: {wall:.1f}s")
+        if self.check_secs:
+            slowest = sorted(self.check_secs, reverse=True)[: self.SLOWEST]
+            self._print(f"\nThe {len(slowest)} slowest checks (of {len(self.check_secs)}):")
+            for secs, name in slowest:
+                self._print(f"  {secs:7.1f}s  {name}")
         if self.failures:
             self._print("\nFailed checks:")
             for name, reason in self.failures:
