@@ -4,7 +4,8 @@ this machine, printed side by side (not a test: it fails only when something
 did not run). `scripts/bench` builds braid (release) and calls it.
 
     scripts/bench [--combo go-http ...] [--duration 10] [--connections 32]
-                  [--sse-duration 5] [--no-new] [--keep]
+                  [--sse-duration 5] [--rounds 5] [--no-new] [--keep]
+                  [--ml-env ML_BATCH_MAX_WAIT_MS=1 ...]
 
 For each gateway x transport (default: all twelve, api-key auth, the default
 answers): `braid new`, install, train, start every service natively on
@@ -44,6 +45,10 @@ ML service's throughput, not the CPU it takes from it on a shared machine.
 The ML service finds its CPUs as it finds a container's quota
 (ML_WORKERS=0: one process per CPU it may run on), and Go sets GOMAXPROCS
 from them. `--cpus shared` runs every process on every CPU.
+
+`--ml-env ML_NAME=VALUE` gives every ML process a setting (the header line
+says which): how to measure a setting, such as the batcher's wait, before
+changing its default.
 """
 
 from __future__ import annotations
@@ -152,6 +157,7 @@ class Bench:
         name = combo_name(gateway, transport)
         c = Combo(ctx, gateway, transport, name=name)
         c.chat_env["ML_CHAT_TOKEN_DELAY_MS"] = str(a.token_delay_ms)
+        c.chat_env.update(a.ml_env)  # --ml-env: the ML processes' settings to try
         c.root.mkdir(parents=True, exist_ok=True)
         predict = None
         try:
@@ -246,7 +252,9 @@ class Bench:
             f"\nbench: wrk -t{a.threads} -c{a.connections} -d{a.duration}s --latency after "
             f"{a.warmup}s warm-up per row; POST /v1/predict one iris row (the gateways with "
             f"their API key; the rate limiter on, its limit out of reach); {cpus}; "
-            f"load average {os.getloadavg()[0]:.2f}\n"
+            f"load average {os.getloadavg()[0]:.2f}"
+            + "".join(f"; {k}={v}" for k, v in a.ml_env.items())
+            + "\n"
         )
         head = (
             f"{'row':<34} {'pred/s':>8} {'p50 ms':>7} {'p99 ms':>8} {'non-2xx':>7} "
@@ -437,6 +445,14 @@ def main() -> int:
     p.add_argument("--max-tokens", type=int, default=32)
     p.add_argument("--token-delay-ms", type=int, default=10)
     p.add_argument("--no-new", action="store_true", help="skip braid new vs cookiecutter")
+    p.add_argument(
+        "--ml-env",
+        action="append",
+        default=[],
+        metavar="ML_NAME=VALUE",
+        help="a setting for every ML process (repeatable), e.g. ML_BATCH_MAX_WAIT_MS=1: "
+        "to measure a setting before changing its default",
+    )
     p.add_argument("--keep", action="store_true")
     p.add_argument("--skip-deps", action="store_true")
     p.add_argument(
@@ -452,6 +468,13 @@ def main() -> int:
         p.error("--duration and --sse-duration: at most 20 s a row")
     if not 1 <= args.rounds <= 9:
         p.error("--rounds: 1 to 9")
+    ml_env = {}
+    for item in args.ml_env:
+        key, eq, value = item.partition("=")
+        if not eq or not re.fullmatch(r"ML_[A-Z0-9_]+", key):
+            p.error(f"--ml-env {item!r}: give ML_NAME=VALUE, e.g. ML_BATCH_MAX_WAIT_MS=1")
+        ml_env[key] = value
+    args.ml_env = ml_env
     chosen = [ALIASES.get(c, c) for c in (args.combo or names)]
     for c in chosen:
         if c not in names:
