@@ -1024,14 +1024,16 @@ class BenchReport(unittest.TestCase):
         return {"rps": rps, "requests": int(rps * 10), "non2xx": 0, "p50": 1.0, "p99": 2.0,
                 "cores": {}}  # fmt: skip
 
-    def report(self, bare: list[float], through: list[float]) -> str:
+    def report(self, bare: list[float], through: list[float], ml_env: dict | None = None) -> str:
         import argparse
         import contextlib
 
         import bench
 
         b = bench.Bench.__new__(bench.Bench)
-        b.args = argparse.Namespace(threads=2, connections=32, duration=10, warmup=2)
+        b.args = argparse.Namespace(
+            threads=2, connections=32, duration=10, warmup=2, ml_env=ml_env or {}
+        )
         b.edge, b.sse = None, []
         alone, gw = [self.row(r) for r in bare], [self.row(r) for r in through]
         b.paired = {"go": bench.round_ratios(alone, gw)}
@@ -1063,6 +1065,13 @@ class BenchReport(unittest.TestCase):
         line = next(x for x in text.splitlines() if "through the gateway / ML alone" in x)
         self.assertIn("0.73", line)
         self.assertIn("NOT met", line)
+
+    def test_the_header_names_the_ml_settings_measured(self):
+        text = self.report([3000], [2700], {"ML_BATCH_MAX_WAIT_MS": "1"})
+        header = next(x for x in text.splitlines() if x.startswith("bench: wrk"))
+        self.assertIn("; ML_BATCH_MAX_WAIT_MS=1", header)
+        plain = self.report([3000], [2700])
+        self.assertNotIn("ML_", next(x for x in plain.splitlines() if x.startswith("bench: wrk")))
 
 
 if __name__ == "__main__":
